@@ -1,0 +1,76 @@
+"""`athbench run SCENARIO`: one scenario, with the parameters of a pack and overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from harness.commands.assess import profiles_from
+from harness.options import OutputDir, PostgresDsn, RedisUrl
+from harness.packs import Pack, PackEntry, PackError, get_scenario, load_pack
+from harness.processes import install_signal_handlers
+from harness.progress import seed_progress
+from harness.runner import RunOptions, run_pack
+from harness.stack import StackError
+
+console = Console()
+
+
+def command(
+    scenario: str = typer.Argument(..., help="Scenario name (see `athbench run --list`)."),
+    pack: str = typer.Option("quick", "--pack", "-p", help="Take parameters and targets from this pack."),
+    param: list[str] = typer.Option(None, "--param", help="Override a parameter: KEY=VALUE (JSON value)."),
+    profile: str = typer.Option("optimized", help="baseline, optimized or both.", envvar="ATHBENCH_PROFILE"),
+    output: OutputDir = Path("athbench-out"),
+    postgres_dsn: PostgresDsn = None,
+    redis_url: RedisUrl = None,
+    target: str = typer.Option(None, help="Measure this already-running service instead of starting the stack."),
+) -> None:
+    """Run a single scenario and write its results file."""
+    install_signal_handlers()
+    try:
+        chosen = single_scenario_pack(scenario, pack, param or [])
+    except PackError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    stack_config = {k: v for k, v in {"postgres_dsn": postgres_dsn, "redis_url": redis_url}.items() if v}
+    try:
+        with seed_progress(console) as progress:
+            options = RunOptions(profiles_from(profile), output, stack_config, target, None, console.print, progress)
+            results, run_dir = run_pack(chosen, options)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: partial results kept, marked incomplete[/yellow]")
+        raise typer.Exit(130) from None
+    except StackError as exc:
+        console.print(f"[red]could not start the stack:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for result in results.scenarios:
+        console.print(f"{result.name} / {result.profile}: {result.status} {result.reason or ''}")
+        for name, metric in result.metrics.items():
+            lo, hi = metric.ci95
+            console.print(f"  {name:32} {metric.median:12.4g} {metric.unit:6} [{lo:.4g}, {hi:.4g}] n={metric.n}")
+    console.print(f"results: {run_dir / 'results.json'}")
+
+
+def single_scenario_pack(name: str, pack_name: str, overrides: list[str]) -> Pack:
+    """A one-scenario pack: the pack's entry for it (or its defaults), with KEY=VALUE overrides applied."""
+    from harness.packs import parse_pack
+
+    scenario = get_scenario(name)
+    base = load_pack(pack_name)
+    entry = next((e for e in base.entries if e.scenario.name == name), PackEntry(scenario, dict(scenario.defaults)))
+    params = dict(entry.params)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PackError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    targets = {k: v for k, v in base.targets.items() if k.startswith(f"{name}.")}
+    raw = {"pack": {"name": f"{base.name}-{name}"}, "scenarios": {name: params}, "targets": targets}
+    return parse_pack(raw, base.path)

@@ -1,0 +1,37 @@
+"""Rich progress bars for long steps (seeding, warm-up, load phases, backups)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+@contextlib.contextmanager
+def seed_progress(console: Console) -> Iterator[Callable[[int, int], None]]:
+    """A callback(done, total) that drives a progress bar for seeding; shows nothing if never called."""
+    with progress_bar(console, "seeding properties") as update:
+        yield update
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console, description: str) -> Iterator[Callable[[int, int], None]]:
+    """A callback(done, total) driving one rich progress bar, created on the first call."""
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    task: list[int] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task(description, total=total))
+        progress.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            progress.stop()

@@ -1,0 +1,150 @@
+"""Running a pack: one stack, each scenario under each profile, results saved after every scenario.
+
+Order is scenario-major, profile-minor (api_latency/baseline, api_latency/optimized, cache/baseline, ...),
+so the two profiles of one scenario are measured minutes apart on the same machine and the same database.
+The service is restarted fresh for every (scenario, profile). On Ctrl-C or an error, every process is
+stopped, the scenario in progress is kept and marked incomplete, and the run is marked incomplete.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import results as results_io
+from harness.packs import Pack, PackEntry
+from harness.results import RunResults, ScenarioResult, utc_now
+from harness.stack import Stack, StackConfig
+from scenarios.base import ScenarioContext, ScenarioError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunOptions:
+    """How to run a pack: profiles, where to write, which servers, or an external target."""
+
+    profiles: Sequence[str] = ("optimized",)
+    output: Path = Path("athbench-out")
+    stack_config: dict[str, Any] = field(default_factory=dict)
+    target_url: str | None = None
+    only: Sequence[str] | None = None
+    log: Log = print
+    seed_progress: Callable[[int, int], None] | None = None
+
+
+def new_run_dir(output: Path, pack_name: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = Path(output) / f"{stamp}-{pack_name}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(output) / f"{stamp}-{pack_name}-{suffix}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _environment(stack: Stack | None, profiles: Sequence[str]) -> dict[str, Any]:
+    from harness.environment import capture
+
+    env = capture()
+    env["profiles"] = list(profiles)
+    if stack is not None:
+        env["stack"] = stack.describe()
+        env["stack_startup_s"] = {k: round(v, 3) for k, v in stack.startup_seconds.items()}
+    return env
+
+
+def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
+    """Run every scenario of `pack` under every profile; return the results and the run directory."""
+    run_dir = new_run_dir(options.output, pack.name)
+    results = RunResults(run_id=run_dir.name, pack=pack.name, targets=dict(pack.targets))
+    results_path = run_dir / "results.json"
+    entries = [e for e in pack.entries if not options.only or e.scenario.name in options.only]
+    if options.target_url:
+        skipped = [e.scenario.name for e in entries if e.scenario.needs_stack]
+        if skipped:
+            options.log(f"skipping scenarios that need athbench's own stack: {', '.join(skipped)}")
+        entries = [e for e in entries if not e.scenario.needs_stack]
+    stack: Stack | None = None
+    current: ScenarioResult | None = None
+    try:
+        if options.target_url is None:
+            config = StackConfig.from_env(run_dir / "stack", profile=options.profiles[0], **options.stack_config)
+            stack = Stack(config, seed_progress=options.seed_progress)
+            stack.start()
+        results.environment = _environment(stack, options.profiles)
+        results_io.save(results, results_path)
+        for entry in entries:
+            for profile in options.profiles:
+                current = ScenarioResult(name=entry.scenario.name, profile=profile, params=dict(entry.params))
+                results.scenarios.append(current)
+                _run_one(entry, profile, stack, options, run_dir, current)
+                results_io.save(results, results_path)
+                current = None
+        results.status = "invalid" if any(s.status == "invalid" for s in results.scenarios) else "complete"
+        if results.status == "invalid":
+            bad = [f"{s.name}/{s.profile}: {s.reason}" for s in results.scenarios if s.status == "invalid"]
+            results.status_reason = "invalid scenario runs: " + "; ".join(bad)
+        if any(s.status == "failed" for s in results.scenarios):
+            failed = [f"{s.name}/{s.profile}" for s in results.scenarios if s.status == "failed"]
+            results.status = "incomplete"
+            results.status_reason = "failed scenarios: " + ", ".join(failed)
+    except KeyboardInterrupt:
+        _mark_interrupted(results, current, "interrupted (Ctrl-C or SIGTERM)")
+        raise
+    except BaseException as exc:
+        _mark_interrupted(results, current, f"run failed: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if stack is not None:
+            stack.stop()
+        results.finished_at = utc_now()
+        results_io.save(results, results_path)
+    return results, run_dir
+
+
+def _mark_interrupted(results: RunResults, current: ScenarioResult | None, reason: str) -> None:
+    results.status = "incomplete"
+    results.status_reason = reason
+    if current is not None and current.status == "complete":
+        current.status = "incomplete"
+        current.reason = reason
+        current.finished_at = utc_now()
+
+
+def _run_one(
+    entry: PackEntry, profile: str, stack: Stack | None, options: RunOptions, run_dir: Path, result: ScenarioResult
+) -> None:
+    name = entry.scenario.name
+    options.log(f"[{name} / {profile}] {entry.scenario.description}")
+    t0 = time.perf_counter()
+    try:
+        if stack is not None:
+            stack.start_service(profile)
+        ctx = ScenarioContext(
+            profile=profile,
+            out_dir=run_dir,
+            target_url=stack.service_url if stack is not None else str(options.target_url),
+            stack=stack,
+            log=lambda msg: options.log(f"  {msg}"),
+        )
+        entry.scenario.run(ctx, dict(entry.params), result)
+    except ScenarioError as exc:
+        result.status = "failed"
+        result.reason = str(exc)
+        options.log(f"  failed: {exc}")
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a scenario bug must not lose the rest of the run
+        result.status = "failed"
+        result.reason = f"{type(exc).__name__}: {exc}"
+        result.details["traceback"] = traceback.format_exc(limit=8)
+        options.log(f"  failed: {result.reason}")
+    result.finished_at = utc_now()
+    result.details.setdefault("wall_s", round(time.perf_counter() - t0, 2))

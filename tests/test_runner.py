@@ -1,0 +1,111 @@
+"""Running a pack: partial results survive Ctrl-C and failures, and every process is stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+from harness import results as results_io
+from harness.packs import Pack, PackEntry
+from harness.results import Metric
+from harness.runner import RunOptions, run_pack
+from scenarios.base import Scenario
+
+STACK = {"seed_properties": 1_000, "upstream": False}
+
+
+def _measure_pid(ctx, params, result) -> None:
+    import httpx
+
+    response = httpx.get(f"{ctx.target_url}/health/live")
+    result.metrics["live_status"] = Metric.single(response.status_code, unit="status", better="none")
+
+
+def _broken(ctx, params, result) -> None:
+    result.metrics["before_failure"] = Metric.single(1.0, unit="x", better="none")
+    raise RuntimeError("scenario bug")
+
+
+def test_failed_scenario_does_not_lose_the_rest(tmp_path: Path) -> None:
+    pack = Pack(
+        "t",
+        tmp_path / "t.toml",
+        entries=[
+            PackEntry(Scenario("broken", "raises", _broken), {}),
+            PackEntry(Scenario("live", "calls /health/live", _measure_pid), {}),
+        ],
+    )
+    options = RunOptions(profiles=["baseline", "optimized"], output=tmp_path, stack_config=STACK, log=lambda m: None)
+    results, run_dir = run_pack(pack, options)
+    assert [(s.name, s.profile, s.status) for s in results.scenarios] == [
+        ("broken", "baseline", "failed"),
+        ("broken", "optimized", "failed"),
+        ("live", "baseline", "complete"),
+        ("live", "optimized", "complete"),
+    ]
+    assert results.status == "incomplete" and "broken" in (results.status_reason or "")
+    saved = results_io.read(run_dir)
+    assert saved.scenario("broken", "baseline").reason == "RuntimeError: scenario bug"
+    assert saved.scenario("broken", "baseline").metrics["before_failure"].median == 1.0
+    assert saved.scenario("live", "optimized").metrics["live_status"].median == 200
+    assert saved.environment["stack"]["profile"] in ("baseline", "optimized")
+    assert saved.environment["cores"] >= 1
+
+
+SLOW_RUN = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from harness.packs import Pack, PackEntry
+    from harness.processes import install_signal_handlers
+    from harness.results import Metric
+    from harness.runner import RunOptions, run_pack
+    from scenarios.base import Scenario
+
+    def slow(ctx, params, result):
+        result.metrics["first_sample"] = Metric.single(42.0, unit="ms")
+        print("measuring", flush=True)
+        time.sleep(120)
+
+    install_signal_handlers()
+    out = Path(sys.argv[1])
+    pack = Pack("slow", out / "slow.toml", entries=[PackEntry(Scenario("slow", "sleeps", slow), {})])
+    run_pack(pack, RunOptions(output=out, stack_config={"seed_properties": 1000, "upstream": False}))
+    """
+)
+
+
+def test_ctrl_c_mid_run_keeps_partial_results_and_stops_everything(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        output = ""
+        deadline = time.monotonic() + 180
+        while "measuring" not in output and time.monotonic() < deadline and proc.poll() is None:
+            output += proc.stdout.readline() if proc.stdout else ""
+        assert "measuring" in output, output
+        children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert len(children) >= 3
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.5)
+    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    saved = results_io.read(run_dir)
+    assert saved.status == "incomplete"
+    assert "interrupted" in (saved.status_reason or "")
+    scenario = saved.scenario("slow")
+    assert scenario.status == "incomplete"
+    assert scenario.metrics["first_sample"].median == 42.0

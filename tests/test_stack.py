@@ -1,0 +1,124 @@
+"""The stack: comes up on loopback, answers every endpoint, and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from harness.processes import free_port
+from harness.stack import Stack, StackConfig, StackError
+
+SMALL = 1_000
+ATHBENCH = [sys.executable, "-m", "harness"]
+
+
+def _stack_pids(stack: Stack) -> list[int]:
+    return [p.pid for procs in stack.processes().values() for p in procs]
+
+
+def _assert_gone(pids: list[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    assert not alive, f"orphan processes left: {[psutil.Process(p).cmdline()[:3] for p in alive]}"
+
+
+def test_stack_up_ready_on_loopback_and_stops_clean(tmp_path: Path) -> None:
+    with Stack(StackConfig(tmp_path, profile="baseline", seed_properties=SMALL)) as stack:
+        assert stack.service_url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{stack.service_url}/health/ready").status_code == 200
+        assert httpx.get(f"{stack.service_url}/health/live").status_code == 200
+        listening = {
+            c.laddr.ip for p in stack.service_processes() for c in p.net_connections("tcp") if c.status == "LISTEN"
+        }
+        assert listening == {"127.0.0.1"}
+        assert set(stack.processes()) >= {"postgres", "redis", "upstream", "service-baseline"}
+        pids = _stack_pids(stack)
+        stack.start_service("optimized")
+        assert httpx.get(f"{stack.service_url}/health/ready").status_code == 200
+        pids += _stack_pids(stack)
+    _assert_gone(pids)
+
+
+def test_external_servers_replace_embedded(tmp_path: Path, fresh_db_dsn: str, redis_url: str) -> None:
+    config = StackConfig(tmp_path, postgres_dsn=fresh_db_dsn, redis_url=redis_url, seed_properties=SMALL)
+    with Stack(config) as stack:
+        assert stack.embedded_postgres is None and stack.embedded_redis is None
+        assert "postgres" not in stack.processes() and "redis" not in stack.processes()
+        assert httpx.get(f"{stack.service_url}/api/v1/properties/1/energy-assessment").status_code == 200
+
+
+def test_unreachable_external_dsn_is_a_clear_error(tmp_path: Path) -> None:
+    port = free_port()
+    config = StackConfig(tmp_path, postgres_dsn=f"postgresql://postgres@127.0.0.1:{port}/x", seed_properties=SMALL)
+    with pytest.raises(Exception, match=f"cannot reach PostgreSQL at 127.0.0.1:{port}"):
+        Stack(config).start()
+
+
+def test_service_port_in_use_is_a_clear_error(tmp_path: Path, embedded_redis) -> None:
+    config = StackConfig(tmp_path, service_port=embedded_redis.port, seed_properties=SMALL, upstream=False)
+    stack = Stack(config)
+    with pytest.raises(StackError, match=f"port 127.0.0.1:{embedded_redis.port} is already in use"):
+        stack.start()
+    assert not stack.group.children, "the parts already started must be stopped again"
+
+
+def test_stack_up_check_cli(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "stack",
+            "up",
+            "--check",
+            "--properties",
+            str(SMALL),
+            "--run-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "http://127.0.0.1:" in done.stdout
+    assert "endpoints answered as documented" in done.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = subprocess.Popen(
+        [*ATHBENCH, "stack", "up", "--properties", str(SMALL), "--run-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        output = ""
+        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if not line and proc.poll() is not None:
+                break
+            output += line
+        assert "Press Ctrl-C" in output, output
+        children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+        names = {psutil.Process(p).name() for p in children}
+        assert {"postgres", "redis-server"} <= names, names
+        os.kill(proc.pid, sig)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _assert_gone(children)
