@@ -11,10 +11,24 @@ import httpx
 class Check:
     method: str
     path: str
-    expected: int
+    expected: int  # HEALTH for the /health document
     ok: bool
     status: int | None
     detail: str
+
+
+HEALTH = -1  # /health: 200 for pass/warn, 503 for fail, as application/health+json
+
+
+def _health_answer(response: httpx.Response) -> tuple[bool, str]:
+    """The health document must be health+json and its HTTP status must agree with its own status."""
+    if not response.headers.get("content-type", "").startswith("application/health+json"):
+        return False, f"content-type {response.headers.get('content-type')!r}, expected application/health+json"
+    status = response.json().get("status")
+    expected = {"pass": 200, "warn": 200, "fail": 503}.get(status)
+    if expected != response.status_code:
+        return False, f"status {status!r} answered with HTTP {response.status_code}"
+    return True, f"status {status}"
 
 
 def _pick_ids(client: httpx.Client) -> tuple[int, int, str]:
@@ -40,12 +54,12 @@ def run_checks(base_url: str, admin_token: str | None = None, timeout: float = 1
             "windows": "single",
             "heating_system": "oil_boiler",
             "hot_water": "electric",
-            "solar": False,
+            "solar_fraction": 0.0,
         }
         calls: list[tuple[str, str, int, dict | None]] = [
             ("GET", "/health/live", 200, None),
             ("GET", "/health/ready", 200, None),
-            ("GET", "/health", 200, None),
+            ("GET", "/health", HEALTH, None),
             ("GET", "/metrics", 200, None),
             ("GET", "/openapi.json", 200, None),
             ("GET", f"/api/v1/properties/{property_id}/energy-assessment", 200, None),
@@ -60,8 +74,11 @@ def run_checks(base_url: str, admin_token: str | None = None, timeout: float = 1
         for method, path, expected, body in calls:
             try:
                 response = client.request(method, path, json=body)
-                ok = response.status_code == expected
-                detail = "" if ok else response.text[:300]
+                if expected == HEALTH:
+                    ok, detail = _health_answer(response)
+                else:
+                    ok = response.status_code == expected
+                    detail = "" if ok else response.text[:300]
                 results.append(Check(method, path, expected, ok, response.status_code, detail))
             except httpx.HTTPError as exc:
                 results.append(Check(method, path, expected, False, None, str(exc) or type(exc).__name__))

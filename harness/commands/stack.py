@@ -33,7 +33,7 @@ def up(
     test_knobs: bool = typer.Option(False, help="Enable the test-only delay / CPU-burn knob."),
 ) -> None:
     """Start PostgreSQL, Redis, the upstream and the service; Ctrl-C stops everything."""
-    from harness.smoke import run_checks
+    from harness.smoke import HEALTH, run_checks
 
     install_signal_handlers()
     directory = run_dir or Path(tempfile.mkdtemp(prefix="athbench-stack-"))
@@ -54,7 +54,8 @@ def up(
                 checks = run_checks(stack.service_url, stack.admin_token)
                 table = Table("method", "path", "expected", "got", "ok", title="Endpoint check")
                 for c in checks:
-                    table.add_row(c.method, c.path, str(c.expected), str(c.status), "yes" if c.ok else f"NO {c.detail}")
+                    expected = "200/503" if c.expected == HEALTH else str(c.expected)
+                    table.add_row(c.method, c.path, expected, str(c.status), "yes" if c.ok else f"NO {c.detail}")
                 console.print(table)
                 failed = [c for c in checks if not c.ok]
                 if failed:
