@@ -21,9 +21,13 @@ COMMANDS: list[tuple[str, str]] = [
     ("assess", "assess"),
     ("run", "run"),
     ("results", "results"),
+    ("export", "export"),
     ("compare", "compare"),
     ("gate", "gate"),
     ("history", "history"),
+    ("backup", "backup"),
+    ("report", "report"),
+    ("profile", "profile"),
 ]
 
 
