@@ -1,0 +1,119 @@
+"""Stored properties: `GET .../{id}/energy-assessment` (cached) and `PATCH /api/v1/properties/{id}` (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+
+from system_under_test.api.assessments import assess_with_recommendations
+from system_under_test.api.auth import require_admin
+from system_under_test.api.models import MAX_ID, PropertyAssessmentOut, PropertyOut, PropertyUpdate
+from system_under_test.db import Database
+from system_under_test.domain.assessment import BuildingSpec, assess
+from system_under_test.domain.recommendations import package
+
+router = APIRouter(prefix="/api/v1/properties", tags=["properties"])
+
+PropertyId = Annotated[int, Path(ge=1, le=MAX_ID, description="property id")]
+
+PROPERTY_COLUMNS = (
+    "p.id, p.address, n.slug AS neighbourhood, p.neighbourhood_id, p.climate_zone, p.area_m2, p.year_built, "
+    "p.floors, p.insulation, p.windows, p.heating_system, p.hot_water, p.solar_fraction, p.price_eur, "
+    "p.primary_energy_kwh_m2, p.energy_class, p.potential_savings_eur, n.base_price_per_m2"
+)
+INTERNAL_COLUMNS = ("neighbourhood_id", "base_price_per_m2")
+SPEC_FIELDS = (
+    "area_m2", "floors", "year_built", "insulation", "windows", "heating_system", "hot_water",
+    "solar_fraction", "climate_zone",
+)  # fmt: skip
+
+
+def property_prefix(property_id: int) -> str:
+    """Cache-key prefix of everything cached about one property (same as `cache.base.property_prefix`)."""
+    return f"property:{property_id}:"
+
+
+def assessment_key(property_id: int) -> str:
+    """Cache key of a property's energy assessment."""
+    return f"{property_prefix(property_id)}energy-assessment"
+
+
+async def load_property(db: Database, property_id: int) -> dict[str, Any]:
+    """The property row as a dict; 404 when it does not exist."""
+    row = await db.fetchrow(
+        f"SELECT {PROPERTY_COLUMNS} FROM properties p JOIN neighbourhoods n ON n.id = p.neighbourhood_id "
+        "WHERE p.id = $1",
+        property_id,
+    )
+    if row is None:
+        raise HTTPException(404, f"property {property_id} not found")
+    return dict(row)
+
+
+def spec_of(row: dict[str, Any]) -> BuildingSpec:
+    """The building of a property row."""
+    return BuildingSpec(**{f: row[f] for f in SPEC_FIELDS})
+
+
+def property_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The API's view of a property row."""
+    return {k: v for k, v in row.items() if k not in INTERNAL_COLUMNS}
+
+
+@router.get("/{property_id}/energy-assessment", response_model=PropertyAssessmentOut)
+async def property_energy_assessment(property_id: PropertyId, request: Request) -> dict[str, Any]:
+    """Energy class, primary energy and renovation recommendations of a stored property."""
+    db: Database = request.app.state.db
+
+    async def load() -> dict[str, Any]:
+        row = await load_property(db, property_id)
+        return {"property": property_json(row), **assess_with_recommendations(spec_of(row))}
+
+    return await request.app.state.cache.get_or_load(assessment_key(property_id), load, endpoint="energy_assessment")
+
+
+@router.patch("/{property_id}", response_model=PropertyOut, dependencies=[Depends(require_admin)])
+async def update_property(property_id: PropertyId, update: PropertyUpdate, request: Request) -> dict[str, Any]:
+    """Change a property (admin token required); derived energy columns are recomputed and every cache
+    entry about the property is invalidated."""
+    db: Database = request.app.state.db
+    changes = update.model_dump(exclude_unset=True)
+
+    async def apply(conn: asyncpg.Connection) -> dict[str, Any] | None:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {PROPERTY_COLUMNS} FROM properties p JOIN neighbourhoods n "
+                "ON n.id = p.neighbourhood_id WHERE p.id = $1 FOR UPDATE OF p",
+                property_id,
+            )
+            if row is None:
+                return None
+            merged = {**dict(row), **changes}
+            spec = spec_of(merged)
+            current = assess(spec)
+            bundle = package(spec, current)
+            merged.update(
+                primary_energy_kwh_m2=round(current.primary_energy_kwh_m2, 2),
+                energy_class=current.energy_class,
+                potential_savings_eur=bundle.annual_savings_eur if bundle else 0.0,
+            )
+            await conn.execute(
+                "UPDATE properties SET area_m2 = $2, floors = $3, year_built = $4, insulation = $5, "
+                "windows = $6, heating_system = $7, hot_water = $8, solar_fraction = $9, price_eur = $10, "
+                "primary_energy_kwh_m2 = $11, energy_class = $12, potential_savings_eur = $13 WHERE id = $1",
+                property_id,
+                *(merged[f] for f in SPEC_FIELDS[:-1]),
+                merged["price_eur"],
+                merged["primary_energy_kwh_m2"],
+                merged["energy_class"],
+                merged["potential_savings_eur"],
+            )
+            return merged
+
+    updated = await db.run(apply)
+    if updated is None:
+        raise HTTPException(404, f"property {property_id} not found")
+    await request.app.state.cache.invalidate_prefix(property_prefix(property_id))
+    return property_json(updated)

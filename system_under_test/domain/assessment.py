@@ -1,0 +1,82 @@
+"""Assessment of one building described by labels (the API's view of `domain.energy`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from system_under_test.domain import energy
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingSpec:
+    """A building as the API and the database describe it (categorical fields are labels)."""
+
+    area_m2: float
+    floors: int
+    year_built: int
+    insulation: str
+    windows: str
+    heating_system: str
+    hot_water: str
+    solar_fraction: float
+    climate_zone: str
+
+    def with_changes(self, **changes: object) -> BuildingSpec:
+        """A copy with some fields replaced (a renovated building)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Energy performance of one building."""
+
+    heating_need_kwh: float
+    hot_water_need_kwh: float
+    primary_energy_kwh_m2: float
+    reference_primary_energy_kwh_m2: float
+    ratio: float
+    energy_class: str
+    annual_cost_eur: float
+
+
+def codes(spec: BuildingSpec) -> dict[str, int]:
+    """Integer codes of the categorical fields; ValueError names an unknown label."""
+    tables = {
+        "insulation": energy.INSULATION_LEVELS,
+        "windows": energy.WINDOW_TYPES,
+        "heating_system": energy.HEATING_SYSTEMS,
+        "hot_water": energy.HOT_WATER_SYSTEMS,
+        "climate_zone": energy.CLIMATE_ZONES,
+    }
+    result = {}
+    for field, labels in tables.items():
+        value = getattr(spec, field)
+        if value not in labels:
+            raise ValueError(f"{field} must be one of {', '.join(labels)}, got {value!r}")
+        result[field] = labels.index(value)
+    return result
+
+
+def assess(spec: BuildingSpec) -> Assessment:
+    """Run the energy model on one building."""
+    c = codes(spec)
+    r = energy.evaluate(
+        spec.area_m2,
+        spec.floors,
+        spec.year_built,
+        c["insulation"],
+        c["windows"],
+        c["heating_system"],
+        c["hot_water"],
+        spec.solar_fraction,
+        c["climate_zone"],
+    )
+    return Assessment(
+        heating_need_kwh=float(r.heating_need_kwh),
+        hot_water_need_kwh=float(r.hot_water_need_kwh),
+        primary_energy_kwh_m2=float(r.primary_energy_kwh_m2),
+        reference_primary_energy_kwh_m2=float(r.reference_primary_energy_kwh_m2),
+        ratio=float(r.ratio),
+        energy_class=energy.ENERGY_CLASSES[int(r.class_code)],
+        annual_cost_eur=float(r.annual_cost_eur),
+    )

@@ -1,0 +1,90 @@
+"""Prometheus metrics of the service (default registry, served at `/metrics`), and the ASGI middleware
+that records request latency by route template and status class."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import REGISTRY, Gauge, Histogram, make_asgi_app
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Latency buckets (seconds); 0.1 s is the latency target of the original assessment.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUEST_DURATION = Histogram(
+    "athbench_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status class",
+    ["route", "method", "status_class"],
+    buckets=LATENCY_BUCKETS,
+)
+REQUESTS_IN_FLIGHT = Gauge("athbench_http_requests_in_flight", "HTTP requests being served")
+DB_POOL_SIZE = Gauge("athbench_db_pool_size", "Open connections in the PostgreSQL pool")
+DB_POOL_IN_USE = Gauge("athbench_db_pool_in_use", "PostgreSQL pool connections checked out")
+DB_POOL_MAX = Gauge("athbench_db_pool_max", "Upper bound of the PostgreSQL pool")
+HEALTH_CHECK_DURATION = Histogram(
+    "athbench_health_check_duration_seconds",
+    "Duration of one health check",
+    ["check"],
+    buckets=LATENCY_BUCKETS,
+)
+HEALTH_ROUND_DURATION = Histogram(
+    "athbench_health_round_duration_seconds",
+    "Duration of one round of all health checks",
+    buckets=LATENCY_BUCKETS,
+)
+SERVICE_INFO = Gauge("athbench_service_info", "Always 1; labels describe the running service", ["profile"])
+UNMATCHED_ROUTE = "unmatched"
+
+
+def track_pool(size: Callable[[], float], in_use: Callable[[], float], max_size: Callable[[], float]) -> None:
+    """Read the pool gauges from these callables at every scrape."""
+    DB_POOL_SIZE.set_function(size)
+    DB_POOL_IN_USE.set_function(in_use)
+    DB_POOL_MAX.set_function(max_size)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/api/v1/properties/{property_id}/...`), bounded cardinality."""
+    route = scope.get("route")
+    return getattr(route, "path", UNMATCHED_ROUTE) if route is not None else UNMATCHED_ROUTE
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: in-flight gauge and latency histogram of every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        REQUESTS_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            REQUESTS_IN_FLIGHT.dec()
+            REQUEST_DURATION.labels(route_template(scope), scope["method"], f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
+
+
+class MetricsEndpoint:
+    """prometheus-client's ASGI app as a Starlette route endpoint (a class instance, so Starlette
+    passes the raw ASGI call through)."""
+
+    def __init__(self) -> None:
+        self._app = make_asgi_app(REGISTRY)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
