@@ -28,6 +28,7 @@ from system_under_test.db import Database
 from system_under_test.health import routes as health_routes
 from system_under_test.health.cpu import CpuSampler
 from system_under_test.health.monitor import HealthMonitor
+from system_under_test.limits import BodySizeLimitMiddleware
 from system_under_test.loop_lag import LoopLagMonitor
 from system_under_test.metrics import SERVICE_INFO, MetricsEndpoint, MetricsMiddleware, track_pool
 from system_under_test.resilience import build_policies
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.test_knobs:
         app.include_router(knobs.router)
         app.add_middleware(knobs.KnobsMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -62,6 +62,10 @@ async def verify_backup(backup_id: str, service: BackupService = Depends(backup_
         manifest = await service.verify(backup_id)
     except (IntegrityError, VerificationError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except FileNotFoundError as exc:  # retention deleted it between the listing above and the drill
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"backup {backup_id!r} was deleted while being verified: {exc.filename}"
+        ) from exc
     except BackupError as exc:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
     return summary(manifest)

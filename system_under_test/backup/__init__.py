@@ -1,0 +1,25 @@
+"""Backup and disaster recovery for the service: streamed pg_dump, manifests, restore drills, retention.
+
+Modules, one concept each:
+
+- `errors`    the exceptions (every message names what is wrong)
+- `pgtools`   where pg_dump / pg_restore live and how a DSN names a database
+- `files`     atomic writes, locked temporary files, stale-temporary cleanup
+- `threads`   blocking file work in worker threads, safe against cancellation
+- `throttle`  an asyncio token bucket on bytes per second
+- `checksums` per-table row counts and order-independent content checksums
+- `manifest`  the JSON manifest beside every backup file, and the catalogue of a backup directory
+- `dump`      taking a backup (baseline: pg_dump's gzip; optimized: -Z0 + zstandard in Python, throttled)
+- `restore`   SHA-256 check, restore into a database, the verified restore drill (measured RTO)
+- `retention` which backups to delete (by count and age, never the newest verified one)
+- `config`    the service's backup settings (`ATHBENCH_BACKUP_*` environment variables)
+- `service`   the service-side facade: concurrency limit, token bucket, metrics, retention, RPO status
+- `scheduler` periodic backups inside the service
+- `runtime`   what the app's lifespan starts and stops, and the `backup:rpo` health check
+- `metrics`   Prometheus metrics (`athbench_backup_*`)
+"""
+
+from system_under_test.backup.errors import BackupError, IntegrityError, VerificationError
+from system_under_test.backup.manifest import Manifest
+
+__all__ = ["BackupError", "IntegrityError", "Manifest", "VerificationError"]

@@ -1,0 +1,276 @@
+"""Taking a backup: `pg_dump -Fc` as an asyncio subprocess, streamed to disk in chunks.
+
+Profiles:
+
+- `baseline`: pg_dump's own gzip (default level), unthrottled; the output is copied to `<id>.dump`.
+- `optimized`: `pg_dump -Z0`, compressed in Python by zstandard (multi-threaded, level configurable)
+  while streaming to `<id>.dump.zst`; a token bucket limits the raw bytes per second read from pg_dump.
+
+The table checksums for the manifest are taken in the same snapshot that pg_dump dumps (exported with
+`pg_export_snapshot()` and passed as `--snapshot`), concurrently with the dump, so the manifest describes
+exactly the data in the file even while the service keeps writing.
+
+Nothing is ever held whole in memory: one worker thread reads pg_dump's stdout into a single reusable
+chunk buffer, compresses, hashes and writes it, off the event loop; the event loop only runs the token
+bucket (one call per chunk) and waits for pg_dump. The file is written under a
+locked temporary name and renamed only when pg_dump succeeded and the data is fsynced; cancelling the
+task or pg_dump failing kills pg_dump and deletes the temporary file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import asyncpg
+import zstandard
+
+from system_under_test.backup.checksums import ALGORITHM, TableState, database_state
+from system_under_test.backup.errors import BackupError
+from system_under_test.backup.files import commit_partial, discard_partial, open_partial, remove_stale_partials
+from system_under_test.backup.manifest import Manifest, manifest_path
+from system_under_test.backup.pgtools import database_of, pg_program
+from system_under_test.backup.threads import in_thread
+from system_under_test.backup.throttle import TokenBucket
+
+Profile = Literal["baseline", "optimized"]
+PROFILES: tuple[str, ...] = ("baseline", "optimized")
+SUFFIXES = {"baseline": ".dump", "optimized": ".dump.zst"}
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    """How to take a backup. `zstd_threads=-1` uses every logical CPU."""
+
+    profile: Profile = "optimized"
+    zstd_level: int = 3
+    zstd_threads: int = -1
+    chunk_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise BackupError(f"unknown backup profile {self.profile!r}; expected one of {PROFILES}")
+        if not 1 <= self.zstd_level <= 22:
+            raise BackupError(f"zstd level must be 1..22, got {self.zstd_level}")
+        if self.chunk_bytes < 4096:
+            raise BackupError(f"chunk size must be at least 4096 bytes, got {self.chunk_bytes}")
+
+
+def new_backup_id(database: str, now: datetime | None = None) -> str:
+    """`<database>-<UTC timestamp to the microsecond>`, sortable by time."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{database}-{stamp}"
+
+
+class _Sink:
+    """The file end of the stream: optional zstd compression, SHA-256 and byte count of what is written."""
+
+    def __init__(self, handle: BinaryIO, options: BackupOptions) -> None:
+        self.handle = handle
+        self.sha256 = hashlib.sha256()
+        self.bytes_written = 0
+        self._compressor = None
+        if options.profile == "optimized":
+            cctx = zstandard.ZstdCompressor(level=options.zstd_level, threads=options.zstd_threads, write_checksum=True)
+            self._compressor = cctx.stream_writer(self, closefd=False)
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Called by the zstd writer with compressed bytes (or directly, for the baseline)."""
+        self.handle.write(data)
+        self.sha256.update(data)
+        self.bytes_written += len(data)
+        return len(data)
+
+    def feed(self, chunk: memoryview) -> None:
+        """Take one chunk of pg_dump output (runs in a worker thread)."""
+        if self._compressor is not None:
+            self._compressor.write(chunk)
+        else:
+            self.write(chunk)
+
+    def finish(self) -> None:
+        """End the zstd frame (runs in a worker thread)."""
+        if self._compressor is not None:
+            self._compressor.flush(zstandard.FLUSH_FRAME)
+            self._compressor.close()
+
+
+_F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe's buffer to cut context switches
+
+
+def _copy_stream(
+    read_fd: int,
+    sink: _Sink,
+    chunk_bytes: int,
+    throttle: Callable[[int], None] | None,
+    stop: threading.Event,
+) -> int:
+    """Worker thread: read pg_dump's stdout in chunks into `sink` until EOF; return the bytes read."""
+    buffer = bytearray(chunk_bytes)
+    view = memoryview(buffer)
+    total = 0
+    with open(read_fd, "rb", buffering=0, closefd=False) as pipe:
+        while not stop.is_set():
+            filled = 0
+            while filled < chunk_bytes:
+                n = pipe.readinto(view[filled:])
+                if not n:
+                    break
+                filled += n
+            if not filled:
+                break
+            sink.feed(view[:filled])
+            total += filled
+            if throttle is not None:
+                throttle(filled)
+    return total
+
+
+async def _pump(dsn: str, args: list[str], sink: _Sink, options: BackupOptions, bucket: TokenBucket | None) -> int:
+    """Run pg_dump and stream its stdout into `sink` from a worker thread; return the raw bytes."""
+    read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(read_fd, _F_SETPIPE_SZ, min(options.chunk_bytes, 1 << 20))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            f"--dbname={dsn}",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+
+    def throttle(n: int) -> None:
+        asyncio.run_coroutine_threadsafe(bucket.consume(n), loop).result()
+
+    copier = asyncio.ensure_future(
+        asyncio.to_thread(
+            _copy_stream, read_fd, sink, options.chunk_bytes, throttle if bucket is not None else None, stop
+        )
+    )
+    try:
+        _, stderr = await proc.communicate()
+        raw = await copier
+    finally:
+        stop.set()
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if not copier.done():
+            await asyncio.wait([copier])  # the thread must finish before the pipe and file are closed
+        os.close(read_fd)
+    if proc.returncode != 0:
+        message = stderr.decode(errors="replace").strip() or "no message"
+        raise BackupError(f"pg_dump exited with code {proc.returncode}: {message}")
+    return raw
+
+
+async def run_backup(
+    dsn: str,
+    backup_dir: Path,
+    options: BackupOptions | None = None,
+    *,
+    bucket: TokenBucket | None = None,
+    backup_id: str | None = None,
+    pg_bin: Path | None = None,
+) -> Manifest:
+    """Back up the database `dsn` names into `backup_dir`; return the manifest written beside it.
+
+    `bucket` throttles the raw dump stream (only honoured for the optimized profile).
+    """
+    options = options or BackupOptions()
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(backup_dir)
+    database = database_of(dsn)
+    started_wall = datetime.now(UTC)
+    started = time.perf_counter()
+    backup_id = backup_id or new_backup_id(database, started_wall)
+    final = backup_dir / f"{backup_id}{SUFFIXES[options.profile]}"
+    if final.exists() or manifest_path(backup_dir, backup_id).exists():
+        raise BackupError(f"backup {backup_id!r} already exists in {backup_dir}")
+    args = [pg_program("pg_dump", pg_bin), "--format=custom"]
+    if options.profile == "optimized":
+        args.append("--compress=0")
+    else:
+        bucket = None
+    waited_before = bucket.waited_s if bucket is not None else 0.0
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BackupError(f"cannot connect to database {database!r} to back it up: {exc}") from exc
+    handle = open_partial(final)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            server_version = str(await conn.fetchval("SHOW server_version"))
+            sink = _Sink(handle, options)
+            dump_task = asyncio.ensure_future(_pump(dsn, [*args, f"--snapshot={snapshot}"], sink, options, bucket))
+            try:
+                tables: dict[str, TableState] = await database_state(conn)
+                raw_bytes = await dump_task
+            finally:
+                if not dump_task.done():
+                    dump_task.cancel()
+                    await asyncio.wait([dump_task])
+            dump_duration = time.perf_counter() - started
+            await in_thread(sink.finish)
+        await in_thread(commit_partial, handle, final)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        discard_partial(handle, final)
+        raise
+    finally:
+        await conn.close()
+
+    finished_wall = datetime.now(UTC)
+    duration = time.perf_counter() - started
+    manifest = Manifest(
+        backup_id=backup_id,
+        profile=options.profile,
+        file=final.name,
+        database=database,
+        server_version=server_version,
+        started_at=started_wall.isoformat(),
+        finished_at=finished_wall.isoformat(),
+        duration_s=round(duration, 4),
+        dump_duration_s=round(dump_duration, 4),
+        bytes_raw=raw_bytes if options.profile == "optimized" else None,
+        bytes_compressed=sink.bytes_written,
+        throughput_mb_s=round(raw_bytes / MB / duration, 3),
+        sha256=sink.sha256.hexdigest(),
+        compression=(
+            {"algorithm": "zstd", "level": options.zstd_level, "threads": options.zstd_threads}
+            if options.profile == "optimized"
+            else {"algorithm": "gzip (pg_dump default)", "level": None, "threads": None}
+        ),
+        checksum_algorithm=ALGORITHM,
+        tables=tables,
+        throttle_wait_s=round(bucket.waited_s - waited_before, 3) if bucket is not None else 0.0,
+    )
+    # Data file first, manifest last: a data file without a manifest is not listed as a backup.
+    try:
+        await in_thread(manifest.save, backup_dir)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return manifest
