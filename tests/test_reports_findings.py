@@ -1,0 +1,105 @@
+"""Bottleneck findings and recommendations, driven by the data rather than by profile names."""
+
+from __future__ import annotations
+
+import pytest
+from reports_fixtures import build_run
+
+from harness.results import Metric
+from reports.findings import find
+from reports.grading import grade, grade_run
+from reports.recommendations import Change, measured_change, recommend, verdict
+from reports.rubric import load
+
+
+def _blocking(run, profile):
+    return [f for f in find(run, grade(run, profile)) if f.key == "blocking-call"]
+
+
+def test_the_blocking_call_is_named_in_the_baseline_and_not_in_the_optimized_profile():
+    run = build_run()
+    (finding,) = _blocking(run, "baseline")
+    assert finding.title == "Blocking call on the event loop: psutil.cpu_percent"
+    blocking, caller = finding.locations
+    assert (blocking.function, blocking.file, blocking.line) == ("psutil.cpu_percent", "psutil/__init__.py", 1846)
+    assert caller.file == "system_under_test/health/checks.py" and caller.line == 88
+    assert finding.severity == "critical"
+    assert "1003 ms" in finding.impact and "lag up to 1007 ms" in finding.impact
+    optimized = find(run, grade(run, "optimized"))
+    assert not [f for f in optimized if "psutil" in f.title or any("psutil" in str(loc) for loc in f.locations)]
+
+
+def test_findings_follow_the_data_not_the_profile_name():
+    run = build_run()
+    for scenario in run.scenarios:  # swap the labels: the slow data now says "optimized"
+        scenario.profile = {"baseline": "optimized", "optimized": "baseline"}[scenario.profile]
+    assert _blocking(run, "optimized") and not _blocking(run, "baseline")
+
+
+def test_lag_without_a_profile_frame_that_explains_it_is_reported_unlocated():
+    run = build_run(profiles=("baseline",))
+    for scenario in run.scenarios:
+        for frame in scenario.details.get("hot_frames", []):
+            frame["longest_hold_ms"] = 120.0  # far shorter than the 1007 ms lag: not the cause
+    findings = find(run, grade(run, "baseline"))
+    assert not [f for f in findings if f.key == "blocking-call"]
+    (stall,) = [f for f in findings if f.key == "event-loop-stall"]
+    assert stall.locations == [] and "1007 ms" in stall.impact
+
+
+def test_no_lag_and_no_long_hold_gives_no_event_loop_finding():
+    run = build_run(profiles=("baseline",))
+    for scenario in run.scenarios:
+        if scenario.name == "health_overhead":
+            scenario.metrics["event_loop_lag_max_ms"] = Metric.from_samples([8.0, 9.0, 7.0], "ms", "lower")
+            scenario.details["hot_frames"] = []
+    keys = {f.key for f in find(run, grade(run, "baseline"))}
+    assert not keys & {"blocking-call", "event-loop-stall"}
+
+
+def test_cache_finding_compares_with_lru_and_the_optimum():
+    run = build_run()
+    (cache,) = [f for f in find(run, grade(run, "baseline")) if f.area == "caching"]
+    assert "65%" in cache.impact and "86%" in cache.impact and "Belady optimum 93%" in cache.impact
+    assert not [f for f in find(run, grade(run, "optimized")) if f.area == "caching"]
+
+
+def test_recommendations_carry_estimated_and_measured_gain_beside_the_claim():
+    run = build_run()
+    recs = {r.remedy.key: r for r in recommend(run, grade_run(run), load())}
+    cache = recs["multi-level-caching"]
+    assert cache.remedy.claim == "50% response time improvement"
+    assert cache.estimated["baseline"].overall_points > 0
+    assert cache.estimated["optimized"].overall_points == 0  # already at target
+    assert cache.measured.metric == "api_latency.latency_p95_ms"
+    assert cache.measured.change == pytest.approx(41.0 / 149.0 - 1.0)
+    assert cache.measured.ci[0] <= cache.measured.change <= cache.measured.ci[1]
+    assert cache.verdict.startswith("claim met")
+    assert recs["async-cpu-monitoring"].remedy.claim == "15% CPU reduction"
+    assert recs["query-optimization"].remedy.claim == "30% query performance improvement"
+
+
+def test_measured_gain_needs_both_profiles():
+    run = build_run(profiles=("optimized",))
+    assert measured_change(run, "api_latency.latency_p95_ms") is None
+    assert all(r.measured is None for r in recommend(run, grade_run(run), load()))
+
+
+@pytest.mark.parametrize(
+    ("ci", "expected"),
+    [((-0.40, -0.20), "claim met"), ((-0.10, -0.02), "claim not met"), ((-0.25, -0.05), "inconclusive")],
+)
+def test_verdict_against_a_claimed_15_percent_reduction(ci, expected):
+    change = Change("m", "%", 10.0, 7.0, sum(ci) / 2, ci, (3, 3))
+    assert verdict(change, -0.15).startswith(expected)
+
+
+def test_a_cache_at_the_offline_optimum_is_not_blamed_for_compulsory_misses():
+    run = build_run(profiles=("baseline",))
+    for scenario in run.scenarios:
+        if scenario.name == "cache_hit_ratio":
+            for key in ("hit_ratio_overall", "hit_ratio_lru_sim", "hit_ratio_belady"):
+                scenario.metrics[key] = Metric.from_samples([0.753], "fraction", "higher")
+    (cache,) = [f for f in find(run, grade(run, "baseline")) if f.area == "caching"]
+    assert "offline optimum" in cache.impact and "eviction policy" not in cache.impact
+    assert cache.severity == "low"
