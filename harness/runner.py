@@ -36,6 +36,7 @@ class RunOptions:
     only: Sequence[str] | None = None
     log: Log = print
     seed_progress: Callable[[int, int], None] | None = None
+    profile_s: float | None = None  # py-spy the service for this long at the start of every scenario run
 
 
 def new_run_dir(output: Path, pack_name: str) -> Path:
@@ -136,7 +137,14 @@ def _run_one(
             stack=stack,
             log=lambda msg: options.log(f"  {msg}"),
         )
+        background = None
+        if options.profile_s and stack is not None and stack.service is not None:
+            from harness.profiling import BackgroundProfile
+
+            background = BackgroundProfile(stack.service.pid, options.profile_s, ctx.artifacts_dir, f"{name}-{profile}")
         entry.scenario.run(ctx, dict(entry.params), result)
+        if background is not None:
+            background.finish(result, run_dir)
     except ScenarioError as exc:
         result.status = "failed"
         result.reason = str(exc)

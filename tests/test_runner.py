@@ -109,3 +109,25 @@ def test_ctrl_c_mid_run_keeps_partial_results_and_stops_everything(tmp_path: Pat
     scenario = saved.scenario("slow")
     assert scenario.status == "incomplete"
     assert scenario.metrics["first_sample"].median == 42.0
+
+
+def _busy_requests(ctx, params, result) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 3.0
+    with httpx.Client(base_url=ctx.target_url) as client:
+        while time.monotonic() < deadline:
+            client.get("/api/v1/properties/1/energy-assessment")
+    result.metrics["done"] = Metric.single(1.0, unit="x", better="none")
+
+
+def test_profile_hook_attaches_py_spy_to_the_service(tmp_path: Path) -> None:
+    pack = Pack("p", tmp_path / "p.toml", entries=[PackEntry(Scenario("busy", "requests", _busy_requests), {})])
+    options = RunOptions(output=tmp_path, stack_config=STACK, log=lambda m: None, profile_s=2.0)
+    results, run_dir = run_pack(pack, options)
+    scenario = results.scenario("busy")
+    assert "profile_error" not in scenario.details, scenario.details.get("profile_error")
+    assert (run_dir / scenario.artifacts["speedscope"]).stat().st_size > 0
+    assert (run_dir / scenario.artifacts["flamegraph"]).read_text().lstrip().startswith("<")
+    files = {frame["file"] for frame in scenario.details["hot_frames"]}
+    assert any(f.startswith("system_under_test/") for f in files), files

@@ -1,0 +1,260 @@
+"""Per-endpoint latency recording in HdrHistograms at microsecond resolution.
+
+Two histograms per endpoint are kept side by side:
+
+* ``corrected``: from the request's *scheduled* start time to the end of the response (open model only).
+  A server stall delays every request scheduled during it, so the stall shows in these percentiles
+  (coordinated-omission corrected, as wrk2 does).
+* ``uncorrected``: from the moment the request was actually sent to the end of the response.
+
+Only requests that belong to the measured window (after the warm-up) are recorded. Every recorded
+request also lands in a per-second histogram (2 significant digits) of the primary latency (corrected
+when there is a schedule, else uncorrected), from which the time series are built.
+
+A `Recorder` encodes to a JSON-friendly dict (`to_dict`) and merges exactly (`merge`), which is how
+histograms from distributed workers are combined on the master.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+SIGNIFICANT_DIGITS = 3
+SECOND_DIGITS = 2
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+ERROR_KINDS = ("http_4xx", "http_5xx", "http_other", "connection_error", "timeout", "other")
+
+
+def new_histogram(digits: int = SIGNIFICANT_DIGITS) -> HdrHistogram:
+    """An empty latency histogram in microseconds (1 us .. 1 h)."""
+    return HdrHistogram(LOWEST_US, HIGHEST_US, digits)
+
+
+def record_us(histogram: HdrHistogram, value_us: float) -> None:
+    """Record a latency, clamped into the histogram's range."""
+    histogram.record_value(min(max(round(value_us), LOWEST_US), HIGHEST_US))
+
+
+def encode(histogram: HdrHistogram) -> str:
+    """Compressed base64 text of a histogram (the standard HdrHistogram encoding)."""
+    return histogram.encode().decode("ascii")
+
+
+def decode(text: str) -> HdrHistogram:
+    """Inverse of `encode`."""
+    return HdrHistogram.decode(text.encode("ascii"))
+
+
+def summarize(histogram: HdrHistogram) -> dict[str, float] | None:
+    """Percentiles, mean and max in milliseconds, or None for an empty histogram."""
+    if histogram.get_total_count() == 0:
+        return None
+    values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
+    summary = {f"p{_label(p)}_ms": values[p] / 1000.0 for p in PERCENTILES}
+    summary["max_ms"] = histogram.get_max_value() / 1000.0
+    summary["mean_ms"] = histogram.get_mean_value() / 1000.0
+    return summary
+
+
+def _label(percentile: float) -> str:
+    return f"{percentile:g}".replace(".", "")  # 99.9 -> "999"
+
+
+def classify_error(status_code: int | None, exception: BaseException | None) -> str | None:
+    """Error kind of a finished request, or None when it succeeded.
+
+    HTTP statuses >= 400 are grouped by class. Transport errors are classified through their wrapping
+    (geventhttpclient raises ``RetriesExceeded(original=...)``; chained causes are followed too):
+    a timeout anywhere in the chain is ``timeout``, then a refused/reset connection ``connection_error``.
+    """
+    if status_code and status_code >= 400:
+        return "http_4xx" if status_code < 500 else "http_5xx" if status_code < 600 else "http_other"
+    if exception is None:
+        return None
+    chain = _exception_chain(exception)
+    if any(isinstance(e, TimeoutError) or "timeout" in type(e).__name__.lower() for e in chain):
+        return "timeout"
+    if any(_is_connection_error(e) for e in chain):
+        return "connection_error"
+    if status_code and status_code < 400:
+        return None  # e.g. a 3xx that Locust flagged; not an error for us
+    return "other"
+
+
+def _exception_chain(exception: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exception
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        original = getattr(current, "original", None)
+        current = original if isinstance(original, BaseException) else current.__cause__ or current.__context__
+    return chain
+
+
+def _is_connection_error(exception: BaseException) -> bool:
+    if isinstance(exception, ConnectionError | socket.gaierror) or "connection" in type(exception).__name__.lower():
+        return True
+    return isinstance(exception, OSError) and exception.errno in {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.EPIPE,
+        errno.ECONNABORTED,
+    }
+
+
+@dataclass
+class EndpointRecorder:
+    """Histograms and counters of one endpoint (or of all endpoints together)."""
+
+    corrected: HdrHistogram = field(default_factory=new_histogram)
+    uncorrected: HdrHistogram = field(default_factory=new_histogram)
+    count: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def record(self, uncorrected_us: float | None, corrected_us: float | None, error: str | None) -> None:
+        """Count one finished request; latencies are recorded when the request got a response."""
+        self.count += 1
+        if error is not None:
+            self.errors[error] = self.errors.get(error, 0) + 1
+        if uncorrected_us is not None:
+            record_us(self.uncorrected, uncorrected_us)
+        if corrected_us is not None:
+            record_us(self.corrected, corrected_us)
+
+    def merge(self, other: EndpointRecorder) -> None:
+        """Add another recorder's counts (exact)."""
+        self.corrected.add(other.corrected)
+        self.uncorrected.add(other.uncorrected)
+        self.count += other.count
+        for kind, n in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "errors": dict(self.errors),
+            "corrected": encode(self.corrected),
+            "uncorrected": encode(self.uncorrected),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndpointRecorder:
+        return cls(
+            corrected=decode(data["corrected"]),
+            uncorrected=decode(data["uncorrected"]),
+            count=int(data["count"]),
+            errors={str(k): int(v) for k, v in data["errors"].items()},
+        )
+
+
+@dataclass
+class SecondBucket:
+    """What finished during one second of the measured window."""
+
+    latency: HdrHistogram = field(default_factory=lambda: new_histogram(SECOND_DIGITS))
+    count: int = 0
+    errors: int = 0
+
+    def merge(self, other: SecondBucket) -> None:
+        self.latency.add(other.latency)
+        self.count += other.count
+        self.errors += other.errors
+
+
+class Recorder:
+    """Everything one load process measured: per-endpoint histograms, per-second buckets, lags."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, EndpointRecorder] = {}
+        self.seconds: dict[int, SecondBucket] = {}
+        self.schedule_lag = new_histogram()  # send time - scheduled time, every open-model request
+        self.dispatch_lag = new_histogram()  # wake-up delay of idle users (the generator's own lateness)
+        self.loop_lag = new_histogram()  # overshoot of a 10 ms sleep in the generator's event loop
+        self.scheduled = 0  # requests due inside the measured window (open model)
+        self.unsent = 0  # of those, never sent before the end
+        self.incomplete = 0  # still in flight when the drain timeout ran out
+
+    def endpoint(self, name: str) -> EndpointRecorder:
+        recorder = self.endpoints.get(name)
+        if recorder is None:
+            recorder = self.endpoints[name] = EndpointRecorder()
+        return recorder
+
+    def record(
+        self,
+        name: str,
+        second: int,
+        uncorrected_us: float | None,
+        corrected_us: float | None,
+        error: str | None,
+    ) -> None:
+        """Record one finished request that belongs to the measured window."""
+        self.endpoint(name).record(uncorrected_us, corrected_us, error)
+        bucket = self.seconds.get(second)
+        if bucket is None:
+            bucket = self.seconds[second] = SecondBucket()
+        bucket.count += 1
+        if error is not None:
+            bucket.errors += 1
+        primary = corrected_us if corrected_us is not None else uncorrected_us
+        if primary is not None:
+            record_us(bucket.latency, primary)
+
+    def overall(self) -> EndpointRecorder:
+        """All endpoints merged."""
+        total = EndpointRecorder()
+        for recorder in self.endpoints.values():
+            total.merge(recorder)
+        return total
+
+    def merge(self, other: Recorder) -> None:
+        """Add another recorder (e.g. a worker's) exactly."""
+        for name, recorder in other.endpoints.items():
+            self.endpoint(name).merge(recorder)
+        for second, bucket in other.seconds.items():
+            self.seconds.setdefault(second, SecondBucket()).merge(bucket)
+        self.schedule_lag.add(other.schedule_lag)
+        self.dispatch_lag.add(other.dispatch_lag)
+        self.loop_lag.add(other.loop_lag)
+        self.scheduled += other.scheduled
+        self.unsent += other.unsent
+        self.incomplete += other.incomplete
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoints": {name: r.to_dict() for name, r in self.endpoints.items()},
+            "seconds": {
+                str(s): {"count": b.count, "errors": b.errors, "latency": encode(b.latency)}
+                for s, b in sorted(self.seconds.items())
+            },
+            "schedule_lag": encode(self.schedule_lag),
+            "dispatch_lag": encode(self.dispatch_lag),
+            "loop_lag": encode(self.loop_lag),
+            "scheduled": self.scheduled,
+            "unsent": self.unsent,
+            "incomplete": self.incomplete,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recorder:
+        recorder = cls()
+        recorder.endpoints = {n: EndpointRecorder.from_dict(d) for n, d in data["endpoints"].items()}
+        recorder.seconds = {
+            int(s): SecondBucket(latency=decode(b["latency"]), count=int(b["count"]), errors=int(b["errors"]))
+            for s, b in data["seconds"].items()
+        }
+        recorder.schedule_lag = decode(data["schedule_lag"])
+        recorder.dispatch_lag = decode(data["dispatch_lag"])
+        recorder.loop_lag = decode(data["loop_lag"])
+        recorder.scheduled = int(data["scheduled"])
+        recorder.unsent = int(data["unsent"])
+        recorder.incomplete = int(data["incomplete"])
+        return recorder

@@ -1,0 +1,117 @@
+"""The public API of load generation: `run_load(...) -> LoadResult`.
+
+The phase runs in a separate load process (``python -m harness.load.worker``, see that module for
+why); this function writes the spec, starts the process in its own session, waits with a deadline,
+and builds the `LoadResult`. On an error or Ctrl-C the whole process group (load process and any
+Locust workers) is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import harness
+from harness.load.endpoints import Endpoint
+from harness.load.plan import ClosedPlan, OpenPlan
+from harness.load.result import LoadResult, build_result
+from harness.load.spec import LoadSpec
+
+STARTUP_BUDGET_S = 60.0
+_REPO_ROOT = Path(harness.__file__).resolve().parents[1]
+
+
+def run_load(
+    target_url: str,
+    plan: ClosedPlan | OpenPlan,
+    *,
+    endpoints: Sequence[Endpoint] = (),
+    locustfile: str | Path | None = None,
+    warmup_s: float = 2.0,
+    workers: int = 1,
+    drain_s: float = 5.0,
+    request_timeout_s: float = 10.0,
+    lag_tolerance_ms: float = 50.0,
+    max_unsent_fraction: float = 0.02,
+    cpu_limit_percent: float = 90.0,
+    cpu_affinity: Sequence[int] | None = None,
+    work_dir: str | Path | None = None,
+) -> LoadResult:
+    """Run one load phase against ``target_url`` and return what it measured.
+
+    ``plan`` gives the model and the measured window's length; ``warmup_s`` runs before it and is not
+    measured. ``workers`` > 1 uses Locust's distributed mode with that many local worker processes.
+    ``cpu_affinity`` pins the generator processes to those CPUs (recorded per process in
+    ``LoadResult.processes``). ``work_dir`` keeps the spec, raw result and the load process' log (a
+    temporary directory otherwise). ``drain_s`` bounds the wait for in-flight requests after the window
+    (those still running count as ``validity["incomplete"]``); ``request_timeout_s`` is the connect and
+    network timeout of each request. Validity tolerances: ``lag_tolerance_ms`` (generator event-loop and
+    dispatch lag at p99, median schedule lag), ``max_unsent_fraction`` (scheduled but never sent),
+    ``cpu_limit_percent`` (mean CPU of a generator process over the window).
+    """
+    spec = LoadSpec(
+        target_url=target_url.rstrip("/"),
+        plan=plan,
+        endpoints=tuple(endpoints),
+        locustfile=str(locustfile) if locustfile else None,
+        warmup_s=warmup_s,
+        drain_s=drain_s,
+        request_timeout_s=request_timeout_s,
+        workers=workers,
+        lag_tolerance_ms=lag_tolerance_ms,
+        max_unsent_fraction=max_unsent_fraction,
+        cpu_limit_percent=cpu_limit_percent,
+        cpu_affinity=tuple(cpu_affinity) if cpu_affinity is not None else None,
+    )
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        return run_spec(spec, Path(work_dir))
+    with tempfile.TemporaryDirectory(prefix="athbench-load-") as tmp:
+        return run_spec(spec, Path(tmp))
+
+
+def run_spec(spec: LoadSpec, work_dir: Path) -> LoadResult:
+    """Run a `LoadSpec` in a load process whose files go to ``work_dir``."""
+    spec_path, out_path, log_path = work_dir / "load-spec.json", work_dir / "load-raw.json", work_dir / "load.log"
+    spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+    out_path.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
+    budget = STARTUP_BUDGET_S + spec.warmup_s + spec.plan.duration_s + 2 * spec.drain_s
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness.load.worker", str(spec_path), str(out_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            returncode = process.wait(timeout=budget)
+        except subprocess.TimeoutExpired as exc:
+            raise TimeoutError(f"load process did not finish within {budget:.0f} s; log: {log_path}") from exc
+        finally:
+            _stop_group(process)
+    if returncode != 0 or not out_path.exists():
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"load process failed (exit {returncode}); end of its log:\n{tail}")
+    return build_result(json.loads(out_path.read_text()), spec)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop the load process and everything it started (its own session), politely then firmly."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5.0)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left, e.g. a Locust worker
+    process.wait()
