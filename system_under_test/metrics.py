@@ -1,12 +1,22 @@
 """Prometheus metrics of the service (default registry, served at `/metrics`), and the ASGI middleware
-that records request latency by route template and status class."""
+that records request latency by route template and status class.
+
+With several uvicorn workers, `PROMETHEUS_MULTIPROC_DIR` (set by the harness, a fresh directory per service
+start) switches prometheus-client to multiprocess mode: every worker writes its samples to files there and
+`/metrics`, whichever worker answers, aggregates all of them (`MultiProcessCollector`). Every gauge declares
+how workers combine (`multiprocess_mode`); callback gauges (`set_function`) cannot work across processes,
+so the pool gauges are then refreshed by each worker after requests (at most once a second) and on scrape.
+A worker marks itself dead on shutdown so its `live*` gauges disappear. Process metrics (`process_*`) are
+only exposed in single-process mode.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
-from prometheus_client import REGISTRY, Gauge, Histogram, make_asgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram, make_asgi_app, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Latency buckets (seconds); 0.1 s is the latency target of the original assessment.
@@ -18,10 +28,14 @@ REQUEST_DURATION = Histogram(
     ["route", "method", "status_class"],
     buckets=LATENCY_BUCKETS,
 )
-REQUESTS_IN_FLIGHT = Gauge("athbench_http_requests_in_flight", "HTTP requests being served")
-DB_POOL_SIZE = Gauge("athbench_db_pool_size", "Open connections in the PostgreSQL pool")
-DB_POOL_IN_USE = Gauge("athbench_db_pool_in_use", "PostgreSQL pool connections checked out")
-DB_POOL_MAX = Gauge("athbench_db_pool_max", "Upper bound of the PostgreSQL pool")
+REQUESTS_IN_FLIGHT = Gauge(
+    "athbench_http_requests_in_flight", "HTTP requests being served", multiprocess_mode="livesum"
+)
+DB_POOL_SIZE = Gauge("athbench_db_pool_size", "Open connections in the PostgreSQL pool", multiprocess_mode="livesum")
+DB_POOL_IN_USE = Gauge(
+    "athbench_db_pool_in_use", "PostgreSQL pool connections checked out", multiprocess_mode="livesum"
+)
+DB_POOL_MAX = Gauge("athbench_db_pool_max", "Upper bound of the PostgreSQL pool", multiprocess_mode="livesum")
 HEALTH_CHECK_DURATION = Histogram(
     "athbench_health_check_duration_seconds",
     "Duration of one health check",
@@ -33,15 +47,54 @@ HEALTH_ROUND_DURATION = Histogram(
     "Duration of one round of all health checks",
     buckets=LATENCY_BUCKETS,
 )
-SERVICE_INFO = Gauge("athbench_service_info", "Always 1; labels describe the running service", ["profile"])
+SERVICE_INFO = Gauge(
+    "athbench_service_info", "Always 1; labels describe the running service", ["profile"], multiprocess_mode="max"
+)
 UNMATCHED_ROUTE = "unmatched"
+POOL_REFRESH_INTERVAL_S = 1.0
+
+
+def multiprocess_mode() -> bool:
+    """True when prometheus-client writes samples to `PROMETHEUS_MULTIPROC_DIR` (several workers)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class _PoolGauges:
+    """The pool gauges' sources; in multiprocess mode their values are pushed instead of read at scrape."""
+
+    def __init__(self) -> None:
+        self.sources: tuple[Callable[[], float], Callable[[], float], Callable[[], float]] | None = None
+        self.refreshed = 0.0
+
+    def refresh(self, min_interval_s: float = 0.0) -> None:
+        now = time.monotonic()
+        if self.sources is None or now - self.refreshed < min_interval_s:
+            return
+        self.refreshed = now
+        size, in_use, max_size = self.sources
+        DB_POOL_SIZE.set(size())
+        DB_POOL_IN_USE.set(in_use())
+        DB_POOL_MAX.set(max_size())
+
+
+_POOL = _PoolGauges()
 
 
 def track_pool(size: Callable[[], float], in_use: Callable[[], float], max_size: Callable[[], float]) -> None:
-    """Read the pool gauges from these callables at every scrape."""
+    """Read the pool gauges from these callables at every scrape (refreshed after requests when multiprocess)."""
+    if multiprocess_mode():
+        _POOL.sources = (size, in_use, max_size)
+        _POOL.refresh()
+        return
     DB_POOL_SIZE.set_function(size)
     DB_POOL_IN_USE.set_function(in_use)
     DB_POOL_MAX.set_function(max_size)
+
+
+def worker_exiting() -> None:
+    """Drop this worker's `live*` gauge samples (multiprocess mode); call when the worker shuts down."""
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def route_template(scope: Scope) -> str:
@@ -77,14 +130,20 @@ class MetricsMiddleware:
             REQUEST_DURATION.labels(route_template(scope), scope["method"], f"{status // 100}xx").observe(
                 time.perf_counter() - started
             )
+            _POOL.refresh(POOL_REFRESH_INTERVAL_S)
 
 
 class MetricsEndpoint:
     """prometheus-client's ASGI app as a Starlette route endpoint (a class instance, so Starlette
-    passes the raw ASGI call through)."""
+    passes the raw ASGI call through); in multiprocess mode it serves every worker's samples."""
 
     def __init__(self) -> None:
-        self._app = make_asgi_app(REGISTRY)
+        registry = REGISTRY
+        if multiprocess_mode():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        self._app = make_asgi_app(registry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _POOL.refresh()
         await self._app(scope, receive, send)

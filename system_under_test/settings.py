@@ -12,6 +12,7 @@
 | `ATHBENCH_PG_BIN` | directory with pg_dump / pg_restore | none: found elsewhere |
 | `ATHBENCH_TEST_KNOBS` | `1` mounts the test-only delay / CPU-burn knob | off |
 | `ATHBENCH_DB_POOL_SIZE` | maximum connections in the asyncpg pool | 10 |
+| `ATHBENCH_MAX_BODY_BYTES` | largest request body accepted (413 above) | 65536 |
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Settings:
     pg_bin: Path | None = None
     test_knobs: bool = False
     db_pool_size: int = 10
+    max_body_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +88,9 @@ class Settings:
         pool_size = _positive_number(env, "ATHBENCH_DB_POOL_SIZE", 10)
         if pool_size != int(pool_size):
             raise SettingsError(f"ATHBENCH_DB_POOL_SIZE must be a whole number, got {pool_size}")
+        max_body = _positive_number(env, "ATHBENCH_MAX_BODY_BYTES", 64 * 1024)
+        if max_body != int(max_body):
+            raise SettingsError(f"ATHBENCH_MAX_BODY_BYTES must be a whole number of bytes, got {max_body}")
         backup_dir = _optional(env, "ATHBENCH_BACKUP_DIR")
         pg_bin = _optional(env, "ATHBENCH_PG_BIN")
         return cls(
@@ -99,4 +104,5 @@ class Settings:
             pg_bin=Path(pg_bin) if pg_bin else None,
             test_knobs=knobs in ("1", "true"),
             db_pool_size=int(pool_size),
+            max_body_bytes=int(max_body),
         )

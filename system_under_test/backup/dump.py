@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +49,7 @@ Profile = Literal["baseline", "optimized"]
 PROFILES: tuple[str, ...] = ("baseline", "optimized")
 SUFFIXES = {"baseline": ".dump", "optimized": ".dump.zst"}
 MB = 1_000_000
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -166,15 +169,22 @@ async def _pump(dsn: str, args: list[str], sink: _Sink, options: BackupOptions, 
             _copy_stream, read_fd, sink, options.chunk_bytes, throttle if bucket is not None else None, stop
         )
     )
+    communicate = asyncio.ensure_future(proc.communicate())
     try:
-        _, stderr = await proc.communicate()
-        raw = await copier
+        # A copier that fails (disk full) stops reading; pg_dump would then block on the full pipe forever.
+        await asyncio.wait([communicate, copier], return_when=asyncio.FIRST_EXCEPTION)
+        raw = await copier if copier.done() else None
+        _, stderr = await communicate
+        raw = await copier if raw is None else raw
     finally:
         stop.set()
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        if not communicate.done():
+            communicate.cancel()
+        await asyncio.wait([communicate])
         if not copier.done():
             await asyncio.wait([copier])  # the thread must finish before the pipe and file are closed
         os.close(read_fd)
@@ -235,9 +245,11 @@ async def run_backup(
             dump_duration = time.perf_counter() - started
             await in_thread(sink.finish)
         await in_thread(commit_partial, handle, final)
-    except BaseException:
+    except BaseException as exc:
         final.unlink(missing_ok=True)
         discard_partial(handle, final)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            raise _disk_full_error(backup_id, backup_dir, exc) from exc
         raise
     finally:
         await conn.close()
@@ -270,7 +282,19 @@ async def run_backup(
     # Data file first, manifest last: a data file without a manifest is not listed as a backup.
     try:
         await in_thread(manifest.save, backup_dir)
-    except BaseException:
+    except BaseException as exc:
         final.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            raise _disk_full_error(backup_id, backup_dir, exc) from exc
         raise
     return manifest
+
+
+def _disk_full_error(backup_id: str, backup_dir: Path, exc: OSError) -> BackupError:
+    """The clear error for a backup that ran out of disk space (its unfinished file is already deleted)."""
+    usage = shutil.disk_usage(backup_dir)
+    return BackupError(
+        f"backup {backup_id} failed: no space left on the disk holding {backup_dir} "
+        f"({usage.free:,} of {usage.total:,} bytes free after deleting the unfinished file; {exc.strerror}); "
+        "earlier backups are untouched"
+    )

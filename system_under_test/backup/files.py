@@ -48,8 +48,9 @@ def commit_partial(handle: BinaryIO, final: Path) -> None:
 
 
 def discard_partial(handle: BinaryIO, final: Path) -> None:
-    """Close and delete an unfinished temporary file."""
-    handle.close()
+    """Close and delete an unfinished temporary file (even when closing fails, e.g. on a full disk)."""
+    with contextlib.suppress(OSError):
+        handle.close()  # flushes what is still buffered: ENOSPC again on a full disk
     with contextlib.suppress(FileNotFoundError):
         partial_path(final).unlink()
 
