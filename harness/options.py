@@ -17,3 +17,18 @@ RedisUrl = Annotated[
 ]
 RunDir = Annotated[Path | None, typer.Option(help="Directory for server data and logs (default: a temporary one).")]
 OutputDir = Annotated[Path, typer.Option("--output", "-o", help="Where run directories are written.")]
+LoadWorkers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Locust worker processes per load phase (Locust's distributed mode, histograms merged exactly).",
+        envvar="ATHBENCH_LOAD_WORKERS",
+    ),
+]
+
+
+def apply_load_workers(workers: int) -> None:
+    """Make every load phase of this run use `workers` Locust workers unless a scenario says otherwise."""
+    import os
+
+    os.environ["ATHBENCH_LOAD_WORKERS"] = str(workers)

@@ -166,6 +166,16 @@ def test_two_workers_merge_to_the_single_process_counts(service: str) -> None:
     assert double.validity["scheduled"] == single.validity["scheduled"] == 300
 
 
+def test_worker_count_defaults_to_the_environment(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATHBENCH_LOAD_WORKERS", "2")  # what `athbench assess --load-workers 2` sets
+    result = run_load(service, ClosedPlan(users=2, duration_s=1.0), endpoints=[PING], warmup_s=0.2)
+    assert result.workers == 2
+    assert [p["role"] for p in result.processes] == ["worker", "worker"]
+    monkeypatch.setenv("ATHBENCH_LOAD_WORKERS", "two")
+    with pytest.raises(ValueError, match="ATHBENCH_LOAD_WORKERS must be a whole number"):
+        run_load(service, ClosedPlan(users=2, duration_s=1.0), endpoints=[PING])
+
+
 def test_tiny_user_pool_is_invalid(knobs_reset: str) -> None:
     set_knobs(knobs_reset, delay_ms=20)  # one user can carry at most ~50 req/s
     result = run_load(knobs_reset, OpenPlan.constant(200, 2.0, users=1), endpoints=[LIVE], warmup_s=0.5)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from harness.options import OutputDir, PostgresDsn, RedisUrl
+from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
 from harness.packs import PackError, load_pack
 from harness.processes import install_signal_handlers
 from harness.progress import seed_progress
@@ -35,9 +35,11 @@ def command(
     target: str = typer.Option(None, help="Assess this already-running service instead of starting the stack."),
     only: list[str] = typer.Option(None, "--only", help="Run only these scenarios of the pack (repeatable)."),
     report_format: list[str] = typer.Option(["html", "md"], "--format", help="Report formats to write."),
+    load_workers: LoadWorkers = 1,
 ) -> None:
     """Run a pack and write a graded assessment report; prints the report's path at the end."""
     install_signal_handlers()
+    apply_load_workers(load_workers)
     try:
         chosen = load_pack(pack)
     except PackError as exc:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from harness.commands.assess import profiles_from
-from harness.options import OutputDir, PostgresDsn, RedisUrl
+from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
 from harness.packs import Pack, PackEntry, PackError, get_scenario, load_pack
 from harness.processes import install_signal_handlers
 from harness.progress import seed_progress
@@ -28,9 +28,11 @@ def command(
     postgres_dsn: PostgresDsn = None,
     redis_url: RedisUrl = None,
     target: str = typer.Option(None, help="Measure this already-running service instead of starting the stack."),
+    load_workers: LoadWorkers = 1,
 ) -> None:
     """Run a single scenario and write its results file."""
     install_signal_handlers()
+    apply_load_workers(load_workers)
     try:
         chosen = single_scenario_pack(scenario, pack, param or [])
     except PackError as exc:

@@ -28,6 +28,18 @@ STARTUP_BUDGET_S = 60.0
 _REPO_ROOT = Path(harness.__file__).resolve().parents[1]
 
 
+def default_workers() -> int:
+    """Locust worker processes per load phase when a scenario does not say: $ATHBENCH_LOAD_WORKERS or 1."""
+    value = os.environ.get("ATHBENCH_LOAD_WORKERS", "1")
+    try:
+        workers = int(value)
+    except ValueError:
+        raise ValueError(f"ATHBENCH_LOAD_WORKERS must be a whole number, not {value!r}") from None
+    if workers < 1:
+        raise ValueError(f"ATHBENCH_LOAD_WORKERS must be at least 1, not {workers}")
+    return workers
+
+
 def run_load(
     target_url: str,
     plan: ClosedPlan | OpenPlan,
@@ -35,7 +47,7 @@ def run_load(
     endpoints: Sequence[Endpoint] = (),
     locustfile: str | Path | None = None,
     warmup_s: float = 2.0,
-    workers: int = 1,
+    workers: int | None = None,
     drain_s: float = 5.0,
     request_timeout_s: float = 10.0,
     lag_tolerance_ms: float = 50.0,
@@ -47,7 +59,8 @@ def run_load(
     """Run one load phase against ``target_url`` and return what it measured.
 
     ``plan`` gives the model and the measured window's length; ``warmup_s`` runs before it and is not
-    measured. ``workers`` > 1 uses Locust's distributed mode with that many local worker processes.
+    measured. ``workers`` > 1 uses Locust's distributed mode with that many local worker processes (default:
+    $ATHBENCH_LOAD_WORKERS, set by `athbench assess|run --load-workers N`, else 1).
     ``cpu_affinity`` pins the generator processes to those CPUs (recorded per process in
     ``LoadResult.processes``). ``work_dir`` keeps the spec, raw result and the load process' log (a
     temporary directory otherwise). ``drain_s`` bounds the wait for in-flight requests after the window
@@ -64,7 +77,7 @@ def run_load(
         warmup_s=warmup_s,
         drain_s=drain_s,
         request_timeout_s=request_timeout_s,
-        workers=workers,
+        workers=workers or default_workers(),
         lag_tolerance_ms=lag_tolerance_ms,
         max_unsent_fraction=max_unsent_fraction,
         cpu_limit_percent=cpu_limit_percent,
