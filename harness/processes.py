@@ -37,6 +37,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something already listens on host:port (or it cannot be bound)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # closed connections in TIME_WAIT do not count
         try:
             sock.bind((host, port))
         except OSError:

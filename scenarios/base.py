@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from harness.results import ScenarioResult
 
 if TYPE_CHECKING:
+    from harness.load.endpoints import Endpoint
     from harness.stack import Stack
 
 
@@ -31,6 +32,9 @@ class ScenarioContext:
     out_dir: Path
     target_url: str
     stack: Stack | None = None
+    endpoints: list[Endpoint] | None = None  # with --target: the user's endpoint list (TOML)
+    locustfile: Path | None = None  # with --target: the user's locustfile
+    target_pids: list[int] = field(default_factory=list)  # with --target: processes to sample, if given
     log: Callable[[str], None] = print
     progress: Callable[[str, float, float], None] | None = None
 

@@ -1,0 +1,98 @@
+"""Offline cache analysis of a read trace: a seeded Zipf trace generator, LRU and Belady (OPT) hit ratios.
+
+The measured hit ratio of a cache is only meaningful beside what the same trace allows. For a trace and a
+capacity in entries, `lru_hit_ratio` replays an LRU cache and `belady_hit_ratio` the offline optimum
+(Belady's MIN: on a miss with a full cache, evict the entry whose next use is farthest in the future).
+Both are demand caches (every miss is admitted), like the service's L1, so OPT >= LRU on every trace.
+Both start empty; `warmup` requests at the start of the trace fill the cache but are not counted.
+Belady runs in O(n log n): a next-use index computed backwards, and a max-heap of next uses with lazy
+deletion of stale entries.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+NEVER = 1 << 62  # "next use" of a key that is not read again
+
+
+def zipf_trace(keys: Sequence[int], length: int, alpha: float, seed: int) -> list[int]:
+    """`length` reads over `keys`, rank r (1-based) drawn with probability proportional to 1 / r**alpha.
+
+    Which key gets which rank is a seeded permutation, so the hot keys are spread over the key space.
+    The same (keys, length, alpha, seed) always gives the same trace.
+    """
+    if not keys:
+        raise ValueError("zipf_trace needs at least one key")
+    if length < 1:
+        raise ValueError(f"zipf_trace length must be >= 1, got {length}")
+    if not alpha >= 0:
+        raise ValueError(f"zipf_trace alpha must be >= 0, got {alpha}")
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, len(keys) + 1, dtype=float) ** alpha
+    ranks = rng.choice(len(keys), size=length, p=weights / weights.sum())
+    by_rank = np.asarray(keys)[rng.permutation(len(keys))]
+    return [int(k) for k in by_rank[ranks]]
+
+
+def _check(trace: Sequence[Hashable], capacity: int, warmup: int) -> None:
+    if capacity < 1:
+        raise ValueError(f"cache capacity must be >= 1 entry, got {capacity}")
+    if not 0 <= warmup < len(trace):
+        raise ValueError(f"warmup must be in [0, {len(trace)}) for a trace of {len(trace)} reads, got {warmup}")
+
+
+def lru_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0) -> float:
+    """Hit ratio of an LRU cache of `capacity` entries over `trace[warmup:]` (filled by the whole trace)."""
+    _check(trace, capacity, warmup)
+    cache: OrderedDict[Hashable, None] = OrderedDict()
+    hits = 0
+    for i, key in enumerate(trace):
+        if key in cache:
+            cache.move_to_end(key)
+            hits += i >= warmup
+            continue
+        cache[key] = None
+        if len(cache) > capacity:
+            cache.popitem(last=False)
+    return hits / (len(trace) - warmup)
+
+
+def next_uses(trace: Sequence[Hashable]) -> list[int]:
+    """For each position i, the position of the next read of trace[i], or NEVER."""
+    following: dict[Hashable, int] = {}
+    out = [NEVER] * len(trace)
+    for i in range(len(trace) - 1, -1, -1):
+        out[i] = following.get(trace[i], NEVER)
+        following[trace[i]] = i
+    return out
+
+
+def belady_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0) -> float:
+    """Hit ratio of the offline-optimal demand cache of `capacity` entries over `trace[warmup:]`."""
+    _check(trace, capacity, warmup)
+    upcoming = next_uses(trace)
+    resident: dict[Hashable, int] = {}  # key -> its next use, the one its live heap entry carries
+    heap: list[tuple[int, int, Hashable]] = []  # (-next_use, tiebreak, key); stale entries skipped
+    hits = 0
+    for i, key in enumerate(trace):
+        if key in resident:
+            hits += i >= warmup
+        elif len(resident) >= capacity:
+            while True:
+                neg_next, _, victim = heapq.heappop(heap)
+                if resident.get(victim) == -neg_next:
+                    del resident[victim]
+                    break
+        resident[key] = upcoming[i]
+        heapq.heappush(heap, (-upcoming[i], i, key))
+    return hits / (len(trace) - warmup)
+
+
+def unbounded_hit_ratio(trace: Sequence[Hashable], warmup: int = 0) -> float:
+    """Hit ratio of a cache that never evicts: every read of a key already read is a hit."""
+    return lru_hit_ratio(trace, max(len(set(trace)), 1), warmup)

@@ -1,0 +1,47 @@
+"""Small helpers shared by scenario modules (not a scenario: the leading underscore keeps it out of packs)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import asyncpg
+
+from harness.probe import Probe
+from harness.results import ScenarioResult
+from scenarios.base import ScenarioError
+
+ASSESSMENT_PATH = "/api/v1/properties/{id}/energy-assessment"
+
+
+def property_ids(dsn: str, limit: int = 0) -> list[int]:
+    """The seeded property ids, ascending (the first `limit` of them when `limit` > 0)."""
+
+    async def fetch() -> list[int]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            query = "SELECT id FROM properties ORDER BY id" + (f" LIMIT {int(limit)}" if limit > 0 else "")
+            return [int(r["id"]) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+
+    ids = asyncio.run(fetch())
+    if not ids:
+        raise ScenarioError("the database has no properties: seed it first (athbench seeds an empty database)")
+    return ids
+
+
+def mark_invalid(result: ScenarioResult, reason: str) -> None:
+    """Mark the run invalid (not graded), keeping earlier reasons."""
+    result.status = "invalid"
+    result.reason = reason if not result.reason else f"{result.reason}; {reason}"
+
+
+def check_generator(result: ScenarioResult, probes: Sequence[Probe], lag_p50_ms: float, tolerance_ms: float) -> None:
+    """Mark `result` invalid when the request generator itself fell behind its schedule (median send lag)."""
+    if probes and lag_p50_ms > tolerance_ms:
+        mark_invalid(
+            result,
+            f"load generator fell behind: requests sent {lag_p50_ms:.0f} ms late at the median "
+            f"(tolerance {tolerance_ms:g} ms)",
+        )

@@ -1,0 +1,203 @@
+"""cache_hit_ratio: a seeded Zipf read trace replayed against the service, beside its offline limits.
+
+Each repetition (seed `seed + r`):
+
+1. Starts cold: when athbench runs Redis itself, it is flushed (an external Redis is never flushed,
+   `details.l2_flushed` says so); the service is restarted, with `ATHBENCH_L1_MAX_ENTRIES` set when
+   `l1_max_entries` > 0.
+2. Replays the trace (energy assessment by property id) in trace order with `concurrency` requests in
+   flight; the first `warmup_requests` fill the caches and are not counted.
+3. Reads the service's `athbench_cache_requests_total{tier,endpoint,result}` before and after the
+   measured part: per-tier ratio = hits / lookups of that tier (an L2 lookup happens only after an L1
+   miss), overall = 1 - origin loads / requests (a miss coalesced onto another's load is not a load).
+4. Computes, for the same trace and the L1's capacity in entries, the LRU and the Belady (offline
+   optimum) hit ratios over the same measured part (`harness.cache_sim`). A cache without an entry
+   bound (the baseline's dict) is compared with a never-evicting cache: LRU = Belady = repeat reads.
+
+Tiers a profile does not have (the baseline has no L2 / L3; L3 serves only the views-backed endpoints)
+are left out of `metrics` rather than recorded as 0; `details.absent_tiers` names them and why.
+`cached_latency_p95_ms` is the p95 of measured reads of a key already read earlier in the trace (reads
+any cache with room keeps would answer); `details.latency_p95_first_reads_ms` is the other reads.
+
+Details: per-repetition tier counts, capacity, trace shape, replay throughput, failed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import redis
+
+from harness import cache_sim, prometheus
+from harness.probe import Probe, replay
+from harness.results import Metric, ScenarioResult
+from scenarios._support import ASSESSMENT_PATH, mark_invalid, property_ids
+from scenarios.base import Scenario, ScenarioContext, ScenarioError
+
+COUNTER = "athbench_cache_requests_total"
+ENDPOINT_LABEL = "energy_assessment"
+TIERS = ("l1", "l2", "l3")
+MAX_FAILED_FRACTION = 0.01
+
+DEFAULTS: dict[str, Any] = {
+    "trace_length": 8000,
+    "warmup_requests": 2000,
+    "zipf_alpha": 1.1,
+    "seed": 42,
+    "properties": 0,  # 0: every seeded property
+    "l1_max_entries": 1000,  # 0: the service's own default
+    "concurrency": 4,
+    "repetitions": 1,
+}
+
+
+def _tier_counts(before: prometheus.Scrape, after: prometheus.Scrape) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for tier, results in {**{t: ("hit", "miss", "error") for t in TIERS}, "origin": ("load", "coalesced")}.items():
+        counts[tier] = {
+            r: round(
+                after.total(COUNTER, tier=tier, endpoint=ENDPOINT_LABEL, result=r)
+                - before.total(COUNTER, tier=tier, endpoint=ENDPOINT_LABEL, result=r)
+            )
+            for r in results
+        }
+    return counts
+
+
+def _l1_capacity(base_url: str) -> int | None:
+    """The running service's L1 entry bound from its cache analytics; None for an unbounded cache."""
+    response = httpx.get(f"{base_url}/api/v1/analytics/cache", timeout=10.0)
+    response.raise_for_status()
+    l1 = (response.json().get("sizes") or {}).get("l1") or {}
+    bound = l1.get("max_entries")
+    return int(bound) if bound else None
+
+
+def _cold_start(ctx: ScenarioContext, l1_max_entries: int) -> bool:
+    """Flush athbench's own Redis and restart the service; True if Redis was flushed."""
+    stack = ctx.require_stack()
+    flushed = False
+    if stack.embedded_redis is not None:
+        client = redis.Redis.from_url(stack.redis_url, socket_timeout=5.0)
+        try:
+            client.flushdb()
+            flushed = True
+        finally:
+            client.close()
+    env = {"ATHBENCH_L1_MAX_ENTRIES": str(l1_max_entries)} if l1_max_entries > 0 else {}
+    ctx.restart_service(env)
+    return flushed
+
+
+def _latency_p95(probes: list[Probe]) -> float | None:
+    values = [p.latency_s * 1000.0 for p in probes if p.status == 200]
+    return float(np.percentile(values, 95)) if values else None
+
+
+def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int], seed: int) -> dict[str, Any]:
+    trace = cache_sim.zipf_trace(ids, params["trace_length"], params["zipf_alpha"], seed)
+    warmup = params["warmup_requests"]
+    flushed = _cold_start(ctx, params["l1_max_entries"])
+    base = ctx.target_url
+    paths = [ASSESSMENT_PATH.format(id=i) for i in trace]
+    asyncio.run(replay(base, paths[:warmup], concurrency=params["concurrency"]))
+    before = prometheus.scrape(base)
+    t0 = time.perf_counter()
+    probes = asyncio.run(replay(base, paths[warmup:], concurrency=params["concurrency"]))
+    elapsed = time.perf_counter() - t0
+    after = prometheus.scrape(base)
+    counts = _tier_counts(before, after)
+    if sum(counts["l1"].values()) == 0:
+        seen = after.label_values(COUNTER, "endpoint")
+        raise ScenarioError(f"no {ENDPOINT_LABEL!r} cache lookups counted during the replay (endpoints seen: {seen})")
+    capacity = _l1_capacity(base)
+    if capacity is None:
+        lru = belady = cache_sim.unbounded_hit_ratio(trace, warmup)
+    else:
+        lru = cache_sim.lru_hit_ratio(trace, capacity, warmup)
+        belady = cache_sim.belady_hit_ratio(trace, capacity, warmup)
+    seen_before = set(trace[:warmup])
+    repeat, first = [], []
+    for probe, key in zip(probes, trace[warmup:], strict=True):
+        (repeat if key in seen_before else first).append(probe)
+        seen_before.add(key)
+    failed = sum(1 for p in probes if p.status != 200)
+    return {
+        "seed": seed,
+        "counts": counts,
+        "l1_capacity_entries": capacity,
+        "l2_flushed": flushed,
+        "lru_sim": lru,
+        "belady": belady,
+        "distinct_keys": len(set(trace)),
+        "never_evicting_ratio": cache_sim.unbounded_hit_ratio(trace, warmup),
+        "cached_p95_ms": _latency_p95(repeat),
+        "first_read_p95_ms": _latency_p95(first),
+        "requests": len(probes),
+        "failed": failed,
+        "replay_rps": round(len(probes) / elapsed, 1),
+    }
+
+
+def _ratio(hits: int, lookups: int) -> float | None:
+    return hits / lookups if lookups else None
+
+
+def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
+    stack = ctx.require_stack()
+    if not 0 <= params["warmup_requests"] < params["trace_length"]:
+        raise ScenarioError(f"warmup_requests must be in [0, trace_length), got {params['warmup_requests']}")
+    ids = property_ids(stack.postgres_dsn, params["properties"])
+    reps = [_one_repetition(ctx, params, ids, params["seed"] + r) for r in range(params["repetitions"])]
+    samples: dict[str, list[float]] = {}
+    absent: dict[str, str] = {}
+    for rep in reps:
+        c = rep["counts"]
+        requests = sum(c["l1"].values())
+        values = {
+            "hit_ratio_overall": 1.0 - c["origin"]["load"] / requests,
+            "hit_ratio_belady": rep["belady"],
+            "hit_ratio_lru_sim": rep["lru_sim"],
+            "cached_latency_p95_ms": rep["cached_p95_ms"],
+        }
+        for tier in TIERS:
+            values[f"hit_ratio_{tier}"] = _ratio(c[tier]["hit"], sum(c[tier].values()))
+            if values[f"hit_ratio_{tier}"] is None:
+                absent[tier] = f"no {tier.upper()} lookups for {ENDPOINT_LABEL!r} in the {ctx.profile} profile"
+        for name, value in values.items():
+            if value is not None:
+                samples.setdefault(name, []).append(value)
+    for name, values in samples.items():
+        unit, better = ("ms", "lower") if name.endswith("_ms") else ("ratio", "higher")
+        result.metrics[name] = Metric.from_samples(values, unit=unit, better=better)
+    failed = sum(r["failed"] for r in reps)
+    total = sum(r["requests"] for r in reps)
+    if failed > MAX_FAILED_FRACTION * total:
+        mark_invalid(result, f"{failed} of {total} replayed reads did not answer 200")
+    result.details.update(
+        {
+            "endpoint": ENDPOINT_LABEL,
+            "absent_tiers": absent,
+            "offline_reference": (
+                "LRU and Belady over the same trace and measured part, demand caches of the L1's entry bound; "
+                "an unbounded L1 is compared with a never-evicting cache"
+            ),
+            "cached_latency": "p95 of measured reads of keys read earlier in the trace",
+            "latency_p95_first_reads_ms": [r["first_read_p95_ms"] for r in reps],
+            "properties": len(ids),
+            "repetitions": reps,
+        }
+    )
+
+
+SCENARIO = Scenario(
+    name="cache_hit_ratio",
+    description="Zipf read trace replayed in order: hit ratio per tier vs offline LRU and Belady",
+    run=run,
+    defaults=DEFAULTS,
+    area="cache",
+)
