@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -176,8 +177,10 @@ class Stack:
         env.update(extra or {})
         return env
 
-    def start_service(self, profile: str | None = None, extra_env: Mapping[str, str] | None = None) -> None:
-        """Start (or restart) the service; wait until /health/ready answers 200."""
+    def start_service(
+        self, profile: str | None = None, extra_env: Mapping[str, str] | None = None, workers: int | None = None
+    ) -> None:
+        """Start (or restart) the service (with `workers` processes, default the config's); wait until ready."""
         if self.service is not None:
             self.group.remove(self.service)
             self.service = None
@@ -191,9 +194,11 @@ class Stack:
         argv = [
             sys.executable, "-m", "uvicorn", "system_under_test.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-            "--workers", str(self.config.workers),
+            "--workers", str(workers or self.config.workers),
         ]  # fmt: skip
         env = _child_env(self.service_environment(self.profile, extra_env))
+        if (workers or self.config.workers) > 1:  # prometheus-client multiprocess mode, fresh for this start
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_dir(self.run_dir / "prometheus-multiproc"))
         t0 = time.perf_counter()
         self.service = self.group.start(f"service-{self.profile}", argv, env=env)
         self.service_url = f"http://127.0.0.1:{port}"
@@ -258,6 +263,12 @@ def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.update(extra)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def _fresh_dir(parent: Path) -> Path:
+    """A new empty directory under `parent` (one per service start: no samples of an earlier service)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="start-", dir=parent))
 
 
 def _redact(dsn: str) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from harness.results import Metric, RunResults, ScenarioResult
 from reports.rubric import NOT_MEASURED, Area, MetricRule, Rubric
 from reports.rubric import load as load_rubric
-from reports.scoring import Curve
+from reports.scoring import Curve, ScoringError
 
 BOOTSTRAP_RESAMPLES = 2000
 USABLE_STATUSES = ("complete", "incomplete")
@@ -129,7 +129,12 @@ def curve_for(rule: MetricRule, metric: Metric, targets: dict[str, float]) -> tu
         )
     curve = Curve(rule.good, rule.poor, inferred, rule.scale)  # type: ignore[arg-type]
     if rule.key in targets:
-        return curve.with_good(targets[rule.key]), "pack"
+        try:
+            return curve.with_good(targets[rule.key]), "pack"
+        except ScoringError:
+            # A pack target such as "0 hung requests" is a fine threshold but cannot anchor a log-normal
+            # curve (log 0); the rubric's own control points score the metric instead.
+            return curve, "rubric (the pack target cannot anchor a scoring curve)"
     return curve, "rubric"
 
 

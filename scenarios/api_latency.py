@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from harness.load.plan import OpenPlan
 from harness.phase import SampledRun, generator_fault, pinned, schedstat_seconds, service_sampler
 from harness.results import Metric, ScenarioResult, TimeSeries
-from harness.workload import by_kind, endpoint_mix, percentile_spectrum, seeded_properties
+from harness.workload import by_kind, describe_mix, endpoint_mix, percentile_spectrum, seeded_properties
 from scenarios.base import Scenario, ScenarioContext
 
 if TYPE_CHECKING:
@@ -146,6 +146,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         series = sampled.series(key)
         result.timeseries[name] = TimeSeries(unit, list(series["t"]), list(series["v"]))
     result.details.update(
+        mix=describe_mix(params["variants"]),
         per_endpoint=per_endpoint,
         service_cpu_wait_percent=cpu_wait,
         uncorrected=uncorrected,

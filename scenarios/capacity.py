@@ -23,7 +23,9 @@ Per repetition:
 mix at the max sustainable rate (their share of the step-up's answered requests x that rate x 3600).
 
 details: `steps` and `trivial_steps` (per step), `levels` (N, throughput, p95, errors), `usl` (pooled
-fit with bootstrap CIs, fitted curve points for the chart), `limited_by`, `affinity`.
+fit with bootstrap CIs, fitted curve points for the chart), `limited_by` / `trivial_limited_by` (what
+ended each search: `service`, `load generator` or `max_rps reached`; when the trivial search did not end
+at the service, `ratio_note` says the ratio is an upper bound), `mix`, `test_knobs`, `affinity`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from harness.load.result import LoadResult
 from harness.phase import generator_fault, pinned
 from harness.results import Metric, ScenarioResult
 from harness.usl import UslError, fit_usl
-from harness.workload import TRIVIAL, by_kind, endpoint_mix, seeded_properties
+from harness.workload import TRIVIAL, by_kind, describe_mix, endpoint_mix, seeded_properties
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 
 LOWER_STEPS = 3
@@ -248,6 +250,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     stack = ctx.require_stack()
     details = result.details
     details["test_knobs"] = ensure_trivial_endpoint(ctx)
+    details["mix"] = describe_mix(params["variants"])
     mix = endpoint_mix(seeded_properties(stack), variants=params["variants"], seed=params["seed"])
     samples: dict[str, list[float]] = {name: [] for name in METRICS}
     for key in ("steps", "trivial_steps", "levels", "limited_by", "trivial_limited_by", "usl_errors"):
@@ -269,6 +272,11 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
             details["trivial_limited_by"].append(trivial_limit)
             if best is not None and trivial:
                 samples["max_rps_ratio_to_trivial"].append(best / trivial)
+                if trivial_limit != "service":
+                    details["ratio_note"] = (
+                        f"the trivial endpoint's search ended at '{trivial_limit}', not at the service's limit: "
+                        "its true maximum is higher, so the ratio is an upper bound"
+                    )
             levels = concurrency_levels(ctx, params, mix, rep, cpus)
             details["levels"].append(levels)
             usable = [lv for lv in levels if not lv["generator_fault"]]
