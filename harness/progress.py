@@ -35,3 +35,12 @@ def progress_bar(console: Console, description: str) -> Iterator[Callable[[int, 
     finally:
         if task:
             progress.stop()
+
+
+def plain_log(console: Console) -> Callable[[str], None]:
+    """A log function that prints text as it is: run logs hold brackets ("[api_latency / baseline]")."""
+
+    def log(message: str) -> None:
+        console.print(message, markup=False, highlight=False)
+
+    return log

@@ -34,10 +34,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _finite(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
-
-
 @dataclass
 class Metric:
     """A measured quantity: every sample (one per repetition), n, median and a bootstrap 95 % CI."""
@@ -82,7 +78,7 @@ class TimeSeries:
     v: list[float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"unit": self.unit, "t": self.t, "v": [_finite(x) for x in self.v]}
+        return {"unit": self.unit, "t": self.t, "v": list(self.v)}
 
 
 @dataclass
@@ -165,7 +161,7 @@ def save(results: RunResults, path: Path) -> Path:
     """Write atomically (temporary file + rename), so a crash never leaves half a results file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results.to_dict(), indent=1, allow_nan=False, default=_json_default)
+    text = json.dumps(_json_safe(results.to_dict()), indent=1, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -179,13 +175,20 @@ def save(results: RunResults, path: Path) -> Path:
     return path
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays unwrapped, NaN and infinities as null (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Path):
         return str(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -77,3 +77,17 @@ def test_corrupt_and_missing_files(tmp_path: Path) -> None:
         r.read(path)
     with pytest.raises(r.ResultsError, match="no such results file"):
         r.read(tmp_path / "missing.json")
+
+
+def test_nan_and_numpy_values_in_details_never_lose_a_run(tmp_path: Path) -> None:
+    import numpy as np
+
+    run = sample_results()
+    run.scenarios[0].details["slope"] = np.float64("nan")
+    run.scenarios[0].details["points"] = np.array([1.0, np.inf])
+    run.scenarios[0].timeseries["rss"] = r.TimeSeries("MB", [0.0, 1.0], [float("nan"), 2.0])
+    r.save(run, tmp_path / "results.json")
+    loaded = r.read(tmp_path)
+    details = loaded.scenarios[0].details
+    assert details["slope"] is None and details["points"] == [1.0, None]
+    assert loaded.scenarios[0].timeseries["rss"].v[1] == 2.0

@@ -10,7 +10,7 @@ from rich.console import Console
 from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
 from harness.packs import PackError, load_pack
 from harness.processes import install_signal_handlers
-from harness.progress import seed_progress
+from harness.progress import plain_log, seed_progress
 from harness.runner import RunOptions, run_pack
 from harness.stack import PROFILES, StackError
 
@@ -54,7 +54,7 @@ def command(
                 stack_config={k: v for k, v in options_kw.items() if v},
                 target_url=target,
                 only=only or None,
-                log=console.print,
+                log=plain_log(console),
                 seed_progress=progress,
             )
             results, run_dir = run_pack(chosen, options)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.profiling import ProfilingError, hot_frames, record
+from harness.progress import plain_log
 
 console = Console()
 
@@ -58,7 +59,7 @@ def _profile_scenario(scenario: str, pack: str, profile: str, duration: float, o
     install_signal_handlers()
     try:
         chosen = single_scenario_pack(scenario, pack, [])
-        options = RunOptions(profiles_from(profile), output, log=console.print, profile_s=duration)
+        options = RunOptions(profiles_from(profile), output, log=plain_log(console), profile_s=duration)
         results, run_dir = run_pack(chosen, options)
     except (PackError, StackError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -12,7 +12,7 @@ from harness.commands.assess import profiles_from
 from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
 from harness.packs import Pack, PackEntry, PackError, get_scenario, load_pack
 from harness.processes import install_signal_handlers
-from harness.progress import seed_progress
+from harness.progress import plain_log, seed_progress
 from harness.runner import RunOptions, run_pack
 from harness.stack import StackError
 
@@ -41,7 +41,8 @@ def command(
     stack_config = {k: v for k, v in {"postgres_dsn": postgres_dsn, "redis_url": redis_url}.items() if v}
     try:
         with seed_progress(console) as progress:
-            options = RunOptions(profiles_from(profile), output, stack_config, target, None, console.print, progress)
+            log = plain_log(console)
+            options = RunOptions(profiles_from(profile), output, stack_config, target, None, log, progress)
             results, run_dir = run_pack(chosen, options)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: partial results kept, marked incomplete[/yellow]")
