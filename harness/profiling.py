@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from harness.results import ScenarioResult
 
 DEFAULT_RATE_HZ = 100
+PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + "/"
 DOMINANT_SHARE = 0.9  # share of a run's samples a frame must be in to be the call that held the loop
 MIN_REPORTED_HOLD_MS = 10.0  # holds this long are listed whatever their share
 LIBRARY_MARKERS = ("site-packages/", "dist-packages/", "/lib/python3")
@@ -133,14 +134,16 @@ def _is_library(file: str) -> bool:
 
 
 def short_path(file: str) -> str:
-    """Path relative to site-packages or the stdlib, else as given (project files are relative already)."""
+    """Path relative to site-packages, the stdlib or this project (wherever athbench was started from)."""
     for marker in ("site-packages/", "dist-packages/"):
         if marker in file:
             return file.split(marker, 1)[1]
     if "/lib/python3" in file:
         return file.split("/lib/python3", 1)[1].split("/", 1)[-1]
-    cwd = str(Path.cwd()) + "/"
-    return file[len(cwd) :] if file.startswith(cwd) else file
+    for root in (PROJECT_ROOT, str(Path.cwd()) + "/"):
+        if file.startswith(root):
+            return file[len(root) :]
+    return file
 
 
 def qualified_name(function: str, file: str) -> str:

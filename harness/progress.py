@@ -24,16 +24,23 @@ def progress_bar(console: Console, description: str) -> Iterator[Callable[[int, 
     )
     task: list[int] = []
 
+    finished: list[bool] = []
+
     def update(done: int, total: int) -> None:
+        if finished:
+            return
         if not task:
             progress.start()
             task.append(progress.add_task(description, total=total))
         progress.update(task[0], completed=done, total=total)
+        if done >= total:  # the step is over: let the run's own output follow
+            progress.stop()
+            finished.append(True)
 
     try:
         yield update
     finally:
-        if task:
+        if task and not finished:
             progress.stop()
 
 

@@ -6,13 +6,17 @@ Each repetition (seed `seed + r`):
    `details.l2_flushed` says so); the service is restarted, with `ATHBENCH_L1_MAX_ENTRIES` set when
    `l1_max_entries` > 0.
 2. Replays the trace (energy assessment by property id) in trace order with `concurrency` requests in
-   flight; the first `warmup_requests` fill the caches and are not counted.
+   flight; the first `warmup_requests` fill the caches and are not counted. With `restart_after_warmup`
+   the service is restarted between the warm-up and the measured part, as a deploy (or a second pod
+   behind a load balancer) meets it: what survives is what lives outside the process (Redis, the
+   materialized views) plus what the service warms at start-up.
 3. Reads the service's `athbench_cache_requests_total{tier,endpoint,result}` before and after the
    measured part: per-tier ratio = hits / lookups of that tier (an L2 lookup happens only after an L1
    miss), overall = 1 - origin loads / requests (a miss coalesced onto another's load is not a load).
 4. Computes, for the same trace and the L1's capacity in entries, the LRU and the Belady (offline
    optimum) hit ratios over the same measured part (`harness.cache_sim`). A cache without an entry
    bound (the baseline's dict) is compared with a never-evicting cache: LRU = Belady = repeat reads.
+   After a restart the offline figures are those of an L1 that starts empty at the measured part.
 
 Tiers a profile does not have (the baseline has no L2 / L3; L3 serves only the views-backed endpoints)
 are left out of `metrics` rather than recorded as 0; `details.absent_tiers` names them and why.
@@ -52,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "l1_max_entries": 1000,  # 0: the service's own default
     "concurrency": 4,
     "repetitions": 1,
+    "restart_after_warmup": False,
 }
 
 
@@ -88,9 +93,12 @@ def _cold_start(ctx: ScenarioContext, l1_max_entries: int) -> bool:
             flushed = True
         finally:
             client.close()
-    env = {"ATHBENCH_L1_MAX_ENTRIES": str(l1_max_entries)} if l1_max_entries > 0 else {}
-    ctx.restart_service(env)
+    ctx.restart_service(_l1_env(l1_max_entries))
     return flushed
+
+
+def _l1_env(l1_max_entries: int) -> dict[str, str]:
+    return {"ATHBENCH_L1_MAX_ENTRIES": str(l1_max_entries)} if l1_max_entries > 0 else {}
 
 
 def _latency_p95(probes: list[Probe]) -> float | None:
@@ -105,6 +113,10 @@ def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int]
     base = ctx.target_url
     paths = [ASSESSMENT_PATH.format(id=i) for i in trace]
     asyncio.run(replay(base, paths[:warmup], concurrency=params["concurrency"]))
+    restarted = params["restart_after_warmup"]
+    if restarted:
+        ctx.restart_service(_l1_env(params["l1_max_entries"]))
+        base = ctx.target_url
     before = prometheus.scrape(base)
     t0 = time.perf_counter()
     probes = asyncio.run(replay(base, paths[warmup:], concurrency=params["concurrency"]))
@@ -115,11 +127,13 @@ def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int]
         seen = after.label_values(COUNTER, "endpoint")
         raise ScenarioError(f"no {ENDPOINT_LABEL!r} cache lookups counted during the replay (endpoints seen: {seen})")
     capacity = _l1_capacity(base)
+    # after a restart the L1 starts empty at the measured part: simulate that part alone, cold
+    sim_trace, sim_warmup = (trace[warmup:], 0) if restarted else (trace, warmup)
     if capacity is None:
-        lru = belady = cache_sim.unbounded_hit_ratio(trace, warmup)
+        lru = belady = cache_sim.unbounded_hit_ratio(sim_trace, sim_warmup)
     else:
-        lru = cache_sim.lru_hit_ratio(trace, capacity, warmup)
-        belady = cache_sim.belady_hit_ratio(trace, capacity, warmup)
+        lru = cache_sim.lru_hit_ratio(sim_trace, capacity, sim_warmup)
+        belady = cache_sim.belady_hit_ratio(sim_trace, capacity, sim_warmup)
     seen_before = set(trace[:warmup])
     repeat, first = [], []
     for probe, key in zip(probes, trace[warmup:], strict=True):
@@ -131,10 +145,11 @@ def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int]
         "counts": counts,
         "l1_capacity_entries": capacity,
         "l2_flushed": flushed,
+        "restarted_after_warmup": restarted,
         "lru_sim": lru,
         "belady": belady,
         "distinct_keys": len(set(trace)),
-        "never_evicting_ratio": cache_sim.unbounded_hit_ratio(trace, warmup),
+        "never_evicting_ratio": cache_sim.unbounded_hit_ratio(sim_trace, sim_warmup),
         "cached_p95_ms": _latency_p95(repeat),
         "first_read_p95_ms": _latency_p95(first),
         "requests": len(probes),
