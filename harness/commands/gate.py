@@ -1,0 +1,93 @@
+"""`athbench gate`: pass (0), regression (1) or undecidable (2) for CI.
+
+Reads two results files (`--baseline RUN --candidate RUN`), or runs both sides itself
+(`--pack PACK --baseline-profile P --candidate-profile Q --repetitions N`): the pack is run N times per
+side, interleaved A B A B on this machine, and the repetitions are compared pair by pair.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from harness.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, CompareSettings
+from harness.gate import BASELINE, GateDecision, GateOutcome, decide, gate_interleaved, to_junit_xml, to_markdown
+from harness.progress import plain_log
+from harness.results import ResultsError, RunResults, read
+
+console = Console()
+_STYLE = {GateOutcome.PASS: "green", GateOutcome.REGRESSION: "red", GateOutcome.UNDECIDABLE: "yellow"}
+UNDECIDABLE = int(GateOutcome.UNDECIDABLE)
+
+
+def _run_sides(
+    pack_name: str,
+    profiles: dict[str, str],
+    repetitions: int,
+    only: list[str],
+    output: Path,
+    settings: CompareSettings,
+    metrics: list[str] | None,
+) -> GateDecision:
+    """Run the pack A B A B ...; each side's scenarios are labelled `gate` so the two sides match up."""
+    from harness.packs import load_pack
+    from harness.runner import RunOptions, run_pack
+
+    pack = load_pack(pack_name)
+
+    def run_once(label: str) -> RunResults:
+        log = plain_log(console)
+        options = RunOptions(profiles=(profiles[label],), output=output / label, only=only or None, log=log)
+        results, _ = run_pack(pack, options)
+        for scenario in results.scenarios:
+            scenario.params = {**scenario.params, "profile": scenario.profile}
+            scenario.profile = "gate"
+        return results
+
+    return gate_interleaved(run_once, repetitions, settings, metrics, paired=True)
+
+
+def command(
+    baseline: Path | None = typer.Option(None, help="Baseline results file (or run directory)."),
+    candidate: Path | None = typer.Option(None, help="Candidate results file (or run directory)."),
+    pack: str | None = typer.Option(None, help="Run mode: the pack to run on both sides."),
+    baseline_profile: str = typer.Option("baseline", help="Run mode: service profile of the baseline side."),
+    candidate_profile: str = typer.Option("optimized", help="Run mode: service profile of the candidate side."),
+    repetitions: int = typer.Option(6, min=1, help="Run mode: pack runs per side (paired test needs >= 6)."),
+    only: list[str] = typer.Option([], help="Run mode: only these scenarios of the pack (repeatable)."),
+    output: Path = typer.Option(Path("athbench-out/gate"), help="Run mode: where the runs are written."),
+    threshold: float = typer.Option(DEFAULT_THRESHOLD, help="Factor beyond which a significant slowdown fails."),
+    alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance level (Holm-adjusted across metrics)."),
+    metric: list[str] = typer.Option([], help="Gate only on these scenario.metric names (repeatable)."),
+    paired: bool = typer.Option(
+        False, help="Read mode: sample i of each side was measured side by side (interleaved)."
+    ),
+    junit: Path | None = typer.Option(None, help="Write JUnit XML here."),
+    summary: Path | None = typer.Option(None, help="Write a Markdown summary here."),
+) -> None:
+    """Decide whether the candidate regressed against the baseline; the exit code is the decision."""
+    try:
+        settings = CompareSettings(threshold=threshold, alpha=alpha, paired=paired)
+        if baseline is not None and candidate is not None:
+            decision = decide(read(baseline), read(candidate), settings, metric or None)
+        elif pack is not None and baseline is None and candidate is None:
+            profiles = {BASELINE: baseline_profile, "candidate": candidate_profile}
+            decision = _run_sides(pack, profiles, repetitions, only, output, settings, metric or None)
+        else:
+            raise ValueError("give --baseline and --candidate (results files), or --pack to run both sides")
+    except (ResultsError, ValueError) as exc:
+        console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(UNDECIDABLE) from None
+    if junit:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(to_junit_xml(decision))
+    text = to_markdown(decision)
+    if summary:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(text)
+    console.print(f"[{_STYLE[decision.outcome]}]{decision.outcome.name}[/] (exit {decision.exit_code})")
+    for reason in decision.reasons:
+        console.print(f"  - {reason}", markup=False)
+    raise typer.Exit(decision.exit_code)
