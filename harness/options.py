@@ -32,3 +32,23 @@ def apply_load_workers(workers: int) -> None:
     import os
 
     os.environ["ATHBENCH_LOAD_WORKERS"] = str(workers)
+
+
+Endpoints = Annotated[
+    Path | None, typer.Option(help="With --target: a TOML endpoint list ([[endpoint]] path, method, weight ...).")
+]
+Locustfile = Annotated[Path | None, typer.Option(help="With --target: a locustfile describing the requests.")]
+TargetPids = Annotated[
+    list[int] | None, typer.Option("--target-pid", help="With --target: sample these processes (repeatable).")
+]
+
+
+def target_options(endpoints: Path | None, locustfile: Path | None, pids: list[int] | None) -> dict:
+    """RunOptions fields for --target, with the endpoint list read and checked now (a bad file fails early)."""
+    from harness.load.endpoints import load_endpoints
+
+    return {
+        "endpoints": load_endpoints(endpoints) if endpoints else None,
+        "locustfile": locustfile,
+        "target_pids": list(pids or []),
+    }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import results as results_io
+from harness.load.endpoints import Endpoint
 from harness.packs import Pack, PackEntry
 from harness.results import RunResults, ScenarioResult, utc_now
 from harness.stack import Stack, StackConfig
@@ -37,6 +38,9 @@ class RunOptions:
     log: Log = print
     seed_progress: Callable[[int, int], None] | None = None
     profile_s: float | None = None  # py-spy the service for this long at the start of every scenario run
+    endpoints: list[Endpoint] | None = None  # with target_url: the user's endpoint list
+    locustfile: Path | None = None  # with target_url: the user's locustfile
+    target_pids: Sequence[int] = ()  # with target_url: processes to sample
 
 
 def new_run_dir(output: Path, pack_name: str) -> Path:
@@ -80,6 +84,8 @@ def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
             stack = Stack(config, seed_progress=options.seed_progress)
             stack.start()
         results.environment = _environment(stack, options.profiles)
+        if options.target_url:
+            results.environment["target"] = {"url": options.target_url, "pids": list(options.target_pids)}
         results_io.save(results, results_path)
         for entry in entries:
             for profile in options.profiles:
@@ -135,6 +141,9 @@ def _run_one(
             out_dir=run_dir,
             target_url=stack.service_url if stack is not None else str(options.target_url),
             stack=stack,
+            endpoints=options.endpoints,
+            locustfile=options.locustfile,
+            target_pids=list(options.target_pids),
             log=lambda msg: options.log(f"  {msg}"),
         )
         background = None

@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
+from harness.options import (
+    Endpoints,
+    LoadWorkers,
+    Locustfile,
+    OutputDir,
+    PostgresDsn,
+    RedisUrl,
+    TargetPids,
+    apply_load_workers,
+    target_options,
+)
 from harness.packs import PackError, load_pack
 from harness.processes import install_signal_handlers
 from harness.progress import plain_log, seed_progress
@@ -27,12 +37,20 @@ def profiles_from(choice: str) -> list[str]:
 
 
 def command(
-    pack: str = typer.Option("quick", "--pack", "-p", help="Pack name (quick, nightly, release) or a TOML file."),
+    pack: str = typer.Option(
+        None,
+        "--pack",
+        "-p",
+        help="Pack (quick, nightly, release, target) or a TOML file; default quick, or target with --target.",
+    ),
     profile: str = typer.Option("optimized", help="baseline, optimized or both.", envvar="ATHBENCH_PROFILE"),
     output: OutputDir = Path("athbench-out"),
     postgres_dsn: PostgresDsn = None,
     redis_url: RedisUrl = None,
     target: str = typer.Option(None, help="Assess this already-running service instead of starting the stack."),
+    endpoints: Endpoints = None,
+    locustfile: Locustfile = None,
+    target_pid: TargetPids = None,
     only: list[str] = typer.Option(None, "--only", help="Run only these scenarios of the pack (repeatable)."),
     report_format: list[str] = typer.Option(["html", "md"], "--format", help="Report formats to write."),
     load_workers: LoadWorkers = 1,
@@ -41,21 +59,23 @@ def command(
     install_signal_handlers()
     apply_load_workers(load_workers)
     try:
-        chosen = load_pack(pack)
-    except PackError as exc:
-        console.print(f"[red]bad pack:[/red] {exc}")
+        chosen = load_pack(pack or ("target" if target else "quick"))
+        target_kw = target_options(endpoints, locustfile, target_pid) if target else {}
+    except (PackError, ValueError, OSError) as exc:
+        console.print(f"[red]bad input:[/red] {exc}")
         raise typer.Exit(2) from None
     options_kw = {"postgres_dsn": postgres_dsn, "redis_url": redis_url}
     try:
         with seed_progress(console) as progress:
             options = RunOptions(
-                profiles=profiles_from(profile),
+                profiles=["target"] if target else profiles_from(profile),
                 output=output,
                 stack_config={k: v for k, v in options_kw.items() if v},
                 target_url=target,
                 only=only or None,
                 log=plain_log(console),
                 seed_progress=progress,
+                **target_kw,
             )
             results, run_dir = run_pack(chosen, options)
     except KeyboardInterrupt:

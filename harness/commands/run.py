@@ -9,7 +9,17 @@ import typer
 from rich.console import Console
 
 from harness.commands.assess import profiles_from
-from harness.options import LoadWorkers, OutputDir, PostgresDsn, RedisUrl, apply_load_workers
+from harness.options import (
+    Endpoints,
+    LoadWorkers,
+    Locustfile,
+    OutputDir,
+    PostgresDsn,
+    RedisUrl,
+    TargetPids,
+    apply_load_workers,
+    target_options,
+)
 from harness.packs import Pack, PackEntry, PackError, get_scenario, load_pack
 from harness.processes import install_signal_handlers
 from harness.progress import plain_log, seed_progress
@@ -28,6 +38,9 @@ def command(
     postgres_dsn: PostgresDsn = None,
     redis_url: RedisUrl = None,
     target: str = typer.Option(None, help="Measure this already-running service instead of starting the stack."),
+    endpoints: Endpoints = None,
+    locustfile: Locustfile = None,
+    target_pid: TargetPids = None,
     load_workers: LoadWorkers = 1,
 ) -> None:
     """Run a single scenario and write its results file."""
@@ -35,14 +48,16 @@ def command(
     apply_load_workers(load_workers)
     try:
         chosen = single_scenario_pack(scenario, pack, param or [])
-    except PackError as exc:
+        target_kw = target_options(endpoints, locustfile, target_pid) if target else {}
+    except (PackError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     stack_config = {k: v for k, v in {"postgres_dsn": postgres_dsn, "redis_url": redis_url}.items() if v}
     try:
         with seed_progress(console) as progress:
             log = plain_log(console)
-            options = RunOptions(profiles_from(profile), output, stack_config, target, None, log, progress)
+            profiles = ["target"] if target else profiles_from(profile)
+            options = RunOptions(profiles, output, stack_config, target, None, log, progress, **target_kw)
             results, run_dir = run_pack(chosen, options)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: partial results kept, marked incomplete[/yellow]")
