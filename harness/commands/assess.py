@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from harness.commands.common import execute
 from harness.options import (
     Endpoints,
     LoadWorkers,
@@ -20,20 +21,8 @@ from harness.options import (
 )
 from harness.packs import PackError, load_pack
 from harness.processes import install_signal_handlers
-from harness.progress import plain_log, seed_progress
-from harness.runner import RunOptions, run_pack
-from harness.stack import PROFILES, StackError
 
 console = Console()
-
-
-def profiles_from(choice: str) -> list[str]:
-    """`baseline`, `optimized` or `both` (baseline first, so each scenario runs A then B)."""
-    if choice == "both":
-        return list(PROFILES)
-    if choice not in PROFILES:
-        raise typer.BadParameter(f"expected baseline, optimized or both, got {choice!r}", param_hint="--profile")
-    return [choice]
 
 
 def command(
@@ -64,26 +53,17 @@ def command(
     except (PackError, ValueError, OSError) as exc:
         console.print(f"[red]bad input:[/red] {exc}")
         raise typer.Exit(2) from None
-    options_kw = {"postgres_dsn": postgres_dsn, "redis_url": redis_url}
-    try:
-        with seed_progress(console) as progress:
-            options = RunOptions(
-                profiles=["target"] if target else profiles_from(profile),
-                output=output,
-                stack_config={k: v for k, v in options_kw.items() if v},
-                target_url=target,
-                only=only or None,
-                log=plain_log(console),
-                seed_progress=progress,
-                **target_kw,
-            )
-            results, run_dir = run_pack(chosen, options)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: every process stopped; partial results kept, marked incomplete[/yellow]")
-        raise typer.Exit(130) from None
-    except StackError as exc:
-        console.print(f"[red]could not start the stack:[/red] {exc}")
-        raise typer.Exit(2) from None
+    results, run_dir = execute(
+        chosen,
+        console,
+        profile=profile,
+        output=output,
+        target=target,
+        postgres_dsn=postgres_dsn,
+        redis_url=redis_url,
+        only=only or None,
+        **target_kw,
+    )
     console.print(f"results: {run_dir / 'results.json'} (status {results.status})")
     if results.status_reason:
         console.print(f"  {results.status_reason}")

@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.profiling import ProfilingError, hot_frames, record
-from harness.progress import plain_log
 
 console = Console()
 
@@ -49,21 +48,18 @@ def command(
 
 def _profile_scenario(scenario: str, pack: str, profile: str, duration: float, output: Path, top: int) -> None:
     """Run one scenario with py-spy attached to the service; artifacts land in the run directory."""
-    from harness.commands.assess import profiles_from
+    from harness.commands.common import execute
     from harness.commands.run import single_scenario_pack
     from harness.packs import PackError
     from harness.processes import install_signal_handlers
-    from harness.runner import RunOptions, run_pack
-    from harness.stack import StackError
 
     install_signal_handlers()
     try:
         chosen = single_scenario_pack(scenario, pack, [])
-        options = RunOptions(profiles_from(profile), output, log=plain_log(console), profile_s=duration)
-        results, run_dir = run_pack(chosen, options)
-    except (PackError, StackError) as exc:
+    except PackError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    results, run_dir = execute(chosen, console, profile=profile, output=output, profile_s=duration)
     for result in results.scenarios:
         console.print(f"[bold]{result.name} / {result.profile}[/bold]: {result.status} {result.reason or ''}")
         if "profile_error" in result.details:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from harness.commands.assess import profiles_from
+from harness.commands.common import execute
 from harness.options import (
     Endpoints,
     LoadWorkers,
@@ -22,9 +22,6 @@ from harness.options import (
 )
 from harness.packs import Pack, PackEntry, PackError, get_scenario, load_pack
 from harness.processes import install_signal_handlers
-from harness.progress import plain_log, seed_progress
-from harness.runner import RunOptions, run_pack
-from harness.stack import StackError
 
 console = Console()
 
@@ -52,19 +49,16 @@ def command(
     except (PackError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    stack_config = {k: v for k, v in {"postgres_dsn": postgres_dsn, "redis_url": redis_url}.items() if v}
-    try:
-        with seed_progress(console) as progress:
-            log = plain_log(console)
-            profiles = ["target"] if target else profiles_from(profile)
-            options = RunOptions(profiles, output, stack_config, target, None, log, progress, **target_kw)
-            results, run_dir = run_pack(chosen, options)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: partial results kept, marked incomplete[/yellow]")
-        raise typer.Exit(130) from None
-    except StackError as exc:
-        console.print(f"[red]could not start the stack:[/red] {exc}")
-        raise typer.Exit(2) from None
+    results, run_dir = execute(
+        chosen,
+        console,
+        profile=profile,
+        output=output,
+        target=target,
+        postgres_dsn=postgres_dsn,
+        redis_url=redis_url,
+        **target_kw,
+    )
     for result in results.scenarios:
         console.print(f"{result.name} / {result.profile}: {result.status} {result.reason or ''}")
         for name, metric in result.metrics.items():
