@@ -48,6 +48,7 @@ class EmbeddedPostgres:
     port: int | None = None
     settings: dict[str, str] = field(default_factory=dict)
     child: Child | None = None
+    name: str = "postgres"  # the process (and log file) name in `group`
 
     @property
     def dsn(self) -> str:
@@ -84,7 +85,7 @@ class EmbeddedPostgres:
         ]
         for key, value in self.settings.items():
             argv += ["-c", f"{key}={value}"]
-        self.child = self.group.start("postgres", argv, user=user)
+        self.child = self.group.start(self.name, argv, user=user)
         try:
             wait_for_port(self.port, timeout=timeout, proc=self.child)
             self._wait_accepting(timeout)

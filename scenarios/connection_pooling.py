@@ -1,7 +1,7 @@
 """connection_pooling: PgBouncer (transaction mode) in front of PostgreSQL against asyncpg's own pool.
 
 For each repetition (order alternating), the service runs with `workers` uvicorn processes and the read
-mix of `read_replica` (empty cache, `distinct` ids, so most requests reach the database):
+mix of `read_replica` (empty cache, `distinct` ids: first reads reach the database, repeats hit the cache):
 
 - `asyncpg`: each worker's asyncpg pool (`pool_size` connections) connects to PostgreSQL directly;
 - `pgbouncer`: each worker's pool holds `client_pool_size` connections to PgBouncer, which multiplexes

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException
 from starlette.routing import Route
 
-from system_under_test import knobs
+from system_under_test import knobs, replica
 from system_under_test.api import admin_backups, assessments, market, portfolios, prediction, properties
 from system_under_test.api.errors import install_error_handlers
 from system_under_test.backup.runtime import BackupRuntime
@@ -30,7 +30,7 @@ from system_under_test.health.cpu import CpuSampler
 from system_under_test.health.monitor import HealthMonitor
 from system_under_test.limits import BodySizeLimitMiddleware
 from system_under_test.loop_lag import LoopLagMonitor
-from system_under_test.metrics import SERVICE_INFO, MetricsEndpoint, MetricsMiddleware, track_pool
+from system_under_test.metrics import SERVICE_INFO, MetricsEndpoint, MetricsMiddleware, track_pool, worker_exiting
 from system_under_test.resilience import build_policies
 from system_under_test.settings import Settings
 from system_under_test.upstream import MarketDataClient
@@ -52,7 +52,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open connections and start background tasks; undo everything on shutdown."""
     settings: Settings = app.state.settings
     policies = build_policies()
-    db = await Database.open(settings.postgres_dsn, settings.db_pool_size, policies.postgres)
+    db = await Database.open(
+        settings.postgres_dsn, settings.db_pool_size, policies.postgres, settings.db_statement_cache_size
+    )
+    if settings.postgres_replica_dsn:  # read-only endpoint queries go there (Database.read)
+        db.replica = await Database.open(settings.postgres_replica_dsn, settings.db_pool_size)
     redis = aioredis.from_url(
         settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
     )
@@ -69,6 +73,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.backups = backups.service if backups is not None else None
     if backups is not None:
         app.state.health.extra_checks.append(("backup:rpo", backups.rpo_check))
+    if db.replica is not None:
+        app.state.health.extra_checks.append((replica.CHECK_KEY, lambda: replica.lag_check(db.read)))
     track_pool(db.size, db.in_use, db.max_size)
     SERVICE_INFO.labels(settings.profile).set(1)
 
@@ -91,6 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.loop_lag.stop()
         await redis.aclose()
         await db.close()
+        worker_exiting()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -34,10 +34,19 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, policy: Policy | None = None) -> None:
         self.pool = pool
         self.policy = policy  # the `postgres` resilience policy (breaker, bulkhead, time limit, retry)
+        self.replica: Database | None = None  # a streaming read replica (ATHBENCH_POSTGRES_REPLICA_DSN)
+
+    @property
+    def read(self) -> Database:
+        """Where read-only endpoint queries go: the replica when one is configured, else this database."""
+        return self.replica or self
 
     @classmethod
-    async def open(cls, dsn: str, max_size: int, policy: Policy | None = None) -> Database:
-        """Create the pool; no connection is made until the first query."""
+    async def open(
+        cls, dsn: str, max_size: int, policy: Policy | None = None, statement_cache_size: int = 100
+    ) -> Database:
+        """Create the pool; no connection is made until the first query. `statement_cache_size=0` is
+        needed behind PgBouncer in transaction mode (a prepared statement lives on one server connection)."""
         pool = await asyncpg.create_pool(
             dsn,
             min_size=0,
@@ -45,11 +54,14 @@ class Database:
             timeout=CONNECT_TIMEOUT_S,
             command_timeout=COMMAND_TIMEOUT_S,
             reset=_keep_session_state,
+            statement_cache_size=statement_cache_size,
         )
         return cls(pool, policy)
 
     async def close(self) -> None:
-        """Close every connection (waits for ones in use, up to 10 s)."""
+        """Close every connection (waits for ones in use, up to 10 s), the replica's too."""
+        if self.replica is not None:
+            await self.replica.close()
         try:
             await self.pool.close()
         except TimeoutError:

@@ -17,8 +17,12 @@ LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 MIN_SLEEP_S = 0.020
 MAX_SLEEP_S = 0.050
 
-LAG_LAST = Gauge("athbench_event_loop_lag_last_seconds", "Overshoot of the latest event-loop lag probe")
-LAG_MAX = Gauge("athbench_event_loop_lag_max_seconds", "Largest event-loop lag seen since start")
+LAG_LAST = Gauge(
+    "athbench_event_loop_lag_last_seconds", "Overshoot of the latest event-loop lag probe", multiprocess_mode="livemax"
+)
+LAG_MAX = Gauge(
+    "athbench_event_loop_lag_max_seconds", "Largest event-loop lag seen since start", multiprocess_mode="livemax"
+)
 LAG = Histogram("athbench_event_loop_lag_seconds", "Event-loop lag probes", buckets=LAG_BUCKETS)
 
 

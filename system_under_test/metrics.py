@@ -67,8 +67,10 @@ class _PoolGauges:
         self.refreshed = 0.0
 
     def refresh(self, min_interval_s: float = 0.0) -> None:
+        if self.sources is None:
+            return
         now = time.monotonic()
-        if self.sources is None or now - self.refreshed < min_interval_s:
+        if now - self.refreshed < min_interval_s:
             return
         self.refreshed = now
         size, in_use, max_size = self.sources

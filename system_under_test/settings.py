@@ -3,6 +3,7 @@
 | variable | meaning | default |
 |---|---|---|
 | `ATHBENCH_POSTGRES_DSN` | PostgreSQL DSN | required |
+| `ATHBENCH_POSTGRES_REPLICA_DSN` | streaming read replica: read-only endpoint queries go there | none |
 | `ATHBENCH_REDIS_URL` | Redis URL | required |
 | `ATHBENCH_UPSTREAM_URL` | market-data upstream base URL | none |
 | `ATHBENCH_PROFILE` | `baseline` or `optimized` | `optimized` |
@@ -12,6 +13,7 @@
 | `ATHBENCH_PG_BIN` | directory with pg_dump / pg_restore | none: found elsewhere |
 | `ATHBENCH_TEST_KNOBS` | `1` mounts the test-only delay / CPU-burn knob | off |
 | `ATHBENCH_DB_POOL_SIZE` | maximum connections in the asyncpg pool | 10 |
+| `ATHBENCH_DB_STATEMENT_CACHE_SIZE` | asyncpg prepared-statement cache; 0 behind PgBouncer (transaction mode) | 100 |
 | `ATHBENCH_MAX_BODY_BYTES` | largest request body accepted (413 above) | 65536 |
 """
 
@@ -65,6 +67,7 @@ class Settings:
     postgres_dsn: str
     redis_url: str
     upstream_url: str | None = None
+    postgres_replica_dsn: str | None = None
     profile: Profile = "optimized"
     health_interval_s: float = DEFAULT_HEALTH_INTERVAL_S["optimized"]
     admin_token: str | None = None
@@ -73,6 +76,7 @@ class Settings:
     test_knobs: bool = False
     db_pool_size: int = 10
     max_body_bytes: int = 64 * 1024
+    db_statement_cache_size: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,12 +95,16 @@ class Settings:
         max_body = _positive_number(env, "ATHBENCH_MAX_BODY_BYTES", 64 * 1024)
         if max_body != int(max_body):
             raise SettingsError(f"ATHBENCH_MAX_BODY_BYTES must be a whole number of bytes, got {max_body}")
+        cache_size = _optional(env, "ATHBENCH_DB_STATEMENT_CACHE_SIZE") or "100"
+        if not cache_size.isdigit():
+            raise SettingsError(f"ATHBENCH_DB_STATEMENT_CACHE_SIZE must be a whole number >= 0, got {cache_size!r}")
         backup_dir = _optional(env, "ATHBENCH_BACKUP_DIR")
         pg_bin = _optional(env, "ATHBENCH_PG_BIN")
         return cls(
             postgres_dsn=_required(env, "ATHBENCH_POSTGRES_DSN"),
             redis_url=_required(env, "ATHBENCH_REDIS_URL"),
             upstream_url=_optional(env, "ATHBENCH_UPSTREAM_URL"),
+            postgres_replica_dsn=_optional(env, "ATHBENCH_POSTGRES_REPLICA_DSN"),
             profile=profile,
             health_interval_s=_positive_number(env, "ATHBENCH_HEALTH_INTERVAL", DEFAULT_HEALTH_INTERVAL_S[profile]),
             admin_token=_optional(env, "ATHBENCH_ADMIN_TOKEN"),
@@ -105,4 +113,5 @@ class Settings:
             test_knobs=knobs in ("1", "true"),
             db_pool_size=int(pool_size),
             max_body_bytes=int(max_body),
+            db_statement_cache_size=int(cache_size),
         )

@@ -26,7 +26,8 @@ def test_reads_without_and_with_the_replica(tmp_path: Path) -> None:
     with small_stack(tmp_path / "stack", upstream=False) as stack:
         result = run_scenario(SCENARIO, stack, "optimized", tmp_path / "out", **SHORT)
 
-        assert result.status != "invalid", result.reason
+        # on a busy machine the generator may saturate: the scenario then says so (figures still recorded)
+        assert result.status == "complete" or "load generator" in (result.reason or ""), result.reason
         assert {"read_rps_primary", "read_rps_replica", "read_throughput_ratio", "replica_lag_s"} <= set(result.metrics)
         points = {p["mode"]: p for p in result.details["points"]}
         assert points["primary"]["throughput_rps"] > 0 and points["replica"]["throughput_rps"] > 0

@@ -142,7 +142,7 @@ async def comparison(
     views: MaterializedViews | None = getattr(cache, "views", None)
     result = await cache.get_or_load(
         comparison_key(neighbourhood, property_id),
-        lambda: market_comparison(db, neighbourhood, property_id),
+        lambda: market_comparison(db.read, neighbourhood, property_id),
         endpoint="market_comparison",
         l3=None if views is None else lambda: comparison_from_view(db, views, neighbourhood, property_id),
     )

@@ -127,7 +127,7 @@ async def overview(
     views: MaterializedViews | None = getattr(cache, "views", None)
     return await cache.get_or_load(
         overview_key(user_id),
-        lambda: portfolio_overview(request.app.state.db, user_id, concurrent),
+        lambda: portfolio_overview(request.app.state.db.read, user_id, concurrent),
         endpoint="portfolio_overview",
         l3=None if views is None else lambda: overview_from_view(views, user_id, concurrent),
     )

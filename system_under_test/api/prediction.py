@@ -40,7 +40,7 @@ class PriceModelHolder:
             return self.model
         async with self._lock:
             if self.model is None:
-                rows = [dict(r) for r in await self.db.fetch(TRAINING_SQL, TRAINING_ROWS)]
+                rows = [dict(r) for r in await self.db.read.fetch(TRAINING_SQL, TRAINING_ROWS)]
                 if len(rows) < MIN_TRAINING_ROWS:
                     raise HTTPException(503, f"price model unavailable: only {len(rows)} properties stored")
                 self.model = await asyncio.to_thread(PriceModel.fit, rows)
@@ -53,7 +53,7 @@ async def price_prediction(
 ) -> dict[str, Any]:
     """Model price of a stored property with a 95 % interval, beside its listed price."""
     db: Database = request.app.state.db
-    row = await load_property(db, property_id)
+    row = await load_property(db.read, property_id)
     model = await request.app.state.price_model.get()
     price, low, high = await asyncio.to_thread(model.predict, row)
     return {

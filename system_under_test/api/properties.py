@@ -68,7 +68,7 @@ async def property_energy_assessment(property_id: PropertyId, request: Request) 
     db: Database = request.app.state.db
 
     async def load() -> dict[str, Any]:
-        row = await load_property(db, property_id)
+        row = await load_property(db.read, property_id)
         return {"property": property_json(row), **assess_with_recommendations(spec_of(row))}
 
     return await request.app.state.cache.get_or_load(assessment_key(property_id), load, endpoint="energy_assessment")

@@ -15,11 +15,21 @@ RESTORE_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 BACKUP_BYTES = Counter("athbench_backup_bytes", "Bytes written to backup files (compressed) and dumped (raw)", ["kind"])
-LAST_SIZE_BYTES = Gauge("athbench_backup_last_size_bytes", "Size of the last backup", ["kind"])
-THROUGHPUT = Gauge("athbench_backup_throughput_mb_per_second", "pg_dump output MB/s of the last backup")
-LAST_SUCCESS = Gauge("athbench_backup_last_success_timestamp_seconds", "Unix time the last successful backup finished")
+LAST_SIZE_BYTES = Gauge(
+    "athbench_backup_last_size_bytes", "Size of the last backup", ["kind"], multiprocess_mode="mostrecent"
+)
+THROUGHPUT = Gauge(
+    "athbench_backup_throughput_mb_per_second", "pg_dump output MB/s of the last backup", multiprocess_mode="mostrecent"
+)
+LAST_SUCCESS = Gauge(
+    "athbench_backup_last_success_timestamp_seconds",
+    "Unix time the last successful backup finished",
+    multiprocess_mode="max",
+)
 LAST_VERIFIED = Gauge(
-    "athbench_backup_last_verified_timestamp_seconds", "Unix time of the last successful restore drill"
+    "athbench_backup_last_verified_timestamp_seconds",
+    "Unix time of the last successful restore drill",
+    multiprocess_mode="max",
 )
 FAILURES = Counter("athbench_backup_failures", "Failed backups and restore drills", ["operation"])
-IN_PROGRESS = Gauge("athbench_backup_in_progress", "Backups running now")
+IN_PROGRESS = Gauge("athbench_backup_in_progress", "Backups running now", multiprocess_mode="livesum")

@@ -136,7 +136,7 @@ class MaterializedViews:
         if not self._populated:
             return None
         try:
-            row = await self.db.fetchrow(query, arg)
+            row = await self.db.read.fetchrow(query, arg)  # the replica when configured
         except asyncpg.UndefinedTableError:
             self._populated = False
             return None
