@@ -49,13 +49,13 @@ def test_pack_target_moves_the_good_point_and_keeps_the_ratio():
     assert moved.score(50) == pytest.approx(90.0)
 
 
-
 def test_a_zero_pack_target_falls_back_to_the_rubric_curve():
     rule = next(m for a in load().areas for m in a.metrics if m.key == "resilience_faults.hung_requests")
     metric = Metric.from_samples([0.0, 2.0], unit="requests", better="lower")
     curve, source = curve_for(rule, metric, {"resilience_faults.hung_requests": 0.0})
     assert source.startswith("rubric") and "cannot anchor" in source
     assert (curve.good, curve.poor) == (rule.good, rule.poor)
+
 
 @pytest.mark.parametrize(
     ("score", "letter"),
