@@ -53,13 +53,14 @@ def test_samples_the_tree_and_its_own_cost(tree: subprocess.Popen[bytes]) -> Non
     cpu_after, wall_after = sum(child.cpu_times()[:2]), time.perf_counter()
     result = sampler.result()
     child_label = next(label for label, pid in result.processes.items() if pid == child.pid)
-    assert child_label.startswith("app/") and f"app/python:{tree.pid}" in result.processes
+    parent_label = f"app/{psutil.Process(tree.pid).name()}:{tree.pid}"  # python or python3, as started
+    assert child_label.startswith("app/") and parent_label in result.processes
     # the busy child's CPU %, against its own CPU time over the same span (the CPUs are shared)
     truth = 100.0 * (cpu_after - cpu_before) / (wall_after - wall_before)
     sampled = statistics.fmean(result.series[f"cpu_percent.{child_label}"]["v"])
     assert truth > 10 and sampled == pytest.approx(truth, rel=0.25)
     assert statistics.fmean(result.series["cpu_percent.app"]["v"]) == pytest.approx(sampled, rel=0.25, abs=3)
-    assert statistics.fmean(result.series[f"cpu_percent.app/python:{tree.pid}"]["v"]) < 5  # the idle parent
+    assert statistics.fmean(result.series[f"cpu_percent.{parent_label}"]["v"]) < 5  # the idle parent
     assert max(result.series[f"rss_mb.{child_label}"]["v"]) > 60
     assert max(result.series["uss_mb.app"]["v"]) > 55
     assert result.series["threads.app"]["v"][-1] >= 2
