@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import asyncpg
 
+from harness.load.result import LoadResult
 from harness.probe import Probe
 from harness.results import ScenarioResult
 from scenarios.base import ScenarioError
@@ -35,6 +37,27 @@ def mark_invalid(result: ScenarioResult, reason: str) -> None:
     """Mark the run invalid (not graded), keeping earlier reasons."""
     result.status = "invalid"
     result.reason = reason if not result.reason else f"{result.reason}; {reason}"
+
+
+def closed_phase_point(load: LoadResult, **fields: Any) -> dict[str, Any]:
+    """One closed-model load phase as a point of `details["points"]`: `fields` (what was varied) plus the
+    throughput of successful requests, p95 (uncorrected: a closed model has no schedule), error rate and
+    validity."""
+    overall = load.overall
+    return {
+        **fields,
+        "throughput_rps": (overall.count - overall.error_count) / load.duration_s,
+        "p95_ms": overall.latency_ms("p95"),
+        "error_rate": overall.error_rate,
+        "valid": load.valid,
+    }
+
+
+def counterbalanced(modes: Sequence[str], repetitions: int) -> Iterator[tuple[int, str]]:
+    """(repetition, mode) in A B, B A, A B ... order, so a drift of the machine favours neither mode."""
+    for rep in range(repetitions):
+        for mode in modes if rep % 2 == 0 else tuple(reversed(modes)):
+            yield rep, mode
 
 
 def check_generator(result: ScenarioResult, probes: Sequence[Probe], lag_p50_ms: float, tolerance_ms: float) -> None:

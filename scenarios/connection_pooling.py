@@ -34,6 +34,7 @@ from harness.phase import generator_fault
 from harness.results import Metric, ScenarioResult
 from harness.stack import DATABASE, Stack
 from harness.workload import seeded_properties
+from scenarios._support import closed_phase_point, counterbalanced, mark_invalid
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 from scenarios.read_replica import flush_cache, read_mix
 
@@ -106,36 +107,28 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     result.details["points"] = points
     invalid: list[str] = []
     try:
-        for rep in range(params["repetitions"]):
-            for mode in MODES if rep % 2 == 0 else tuple(reversed(MODES)):
-                ctx.log(f"{mode}: {params['workers']} workers, {params['users']} users for {params['duration_s']:g} s")
-                stack.start_service(ctx.profile, service_env(mode, params, bouncer), workers=params["workers"])
-                ctx.target_url = stack.service_url
-                flush_cache(stack)
-                load = run_load(
-                    ctx.target_url,
-                    ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
-                    endpoints=endpoints,
-                    warmup_s=params["warmup_s"],
-                    drain_s=2.0,
-                    work_dir=ctx.artifacts_dir / f"pooling-{ctx.profile}-{mode}-rep{rep + 1}",
+        for rep, mode in counterbalanced(MODES, params["repetitions"]):
+            ctx.log(f"{mode}: {params['workers']} workers, {params['users']} users for {params['duration_s']:g} s")
+            stack.start_service(ctx.profile, service_env(mode, params, bouncer), workers=params["workers"])
+            ctx.target_url = stack.service_url
+            flush_cache(stack)
+            load = run_load(
+                ctx.target_url,
+                ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
+                endpoints=endpoints,
+                warmup_s=params["warmup_s"],
+                drain_s=2.0,
+                work_dir=ctx.artifacts_dir / f"pooling-{ctx.profile}-{mode}-rep{rep + 1}",
+            )
+            points.append(
+                closed_phase_point(
+                    load, mode=mode, repetition=rep + 1, server_connections=client_connections(stack.postgres_dsn)
                 )
-                overall = load.overall
-                points.append(
-                    {
-                        "mode": mode,
-                        "repetition": rep + 1,
-                        "throughput_rps": (overall.count - overall.error_count) / load.duration_s,
-                        "p95_ms": overall.latency_ms("p95"),
-                        "error_rate": overall.error_rate,
-                        "server_connections": client_connections(stack.postgres_dsn),
-                        "valid": load.valid,
-                    }
-                )
-                fault = generator_fault(load)
-                if fault:
-                    invalid.append(f"{mode}, repetition {rep + 1}: {fault}")
-                publish(result, points)
+            )
+            fault = generator_fault(load)
+            if fault:
+                invalid.append(f"{mode}, repetition {rep + 1}: {fault}")
+            publish(result, points)
     finally:
         stack.start_service(ctx.profile, workers=stack.config.workers)  # direct again, before PgBouncer goes
         ctx.target_url = stack.service_url
@@ -151,8 +144,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         latency_basis="closed model: uncorrected latency (no schedule)",
     )
     if invalid:
-        result.status = "invalid"
-        result.reason = "; ".join(invalid)
+        mark_invalid(result, "; ".join(invalid))
 
 
 SCENARIO = Scenario(

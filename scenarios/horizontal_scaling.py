@@ -28,6 +28,7 @@ from harness.phase import generator_fault
 from harness.results import Metric, ScenarioResult
 from harness.usl import UslError, fit_usl
 from harness.workload import endpoint_mix, seeded_properties
+from scenarios._support import closed_phase_point, mark_invalid
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 
 
@@ -71,18 +72,14 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
                 drain_s=2.0,
                 work_dir=ctx.artifacts_dir / f"horizontal-{ctx.profile}-w{n}-rep{rep + 1}",
             )
-            overall = load.overall
             points.append(
-                {
-                    "workers": n,
-                    "repetition": rep + 1,
-                    "processes": len(stack.service_processes()),
-                    "throughput_rps": (overall.count - overall.error_count) / load.duration_s,
-                    "p95_ms": overall.latency_ms("p95"),
-                    "error_rate": overall.error_rate,
-                    "generator_cpu_percent": load.validity.get("generator_cpu_percent_mean"),
-                    "valid": load.valid,
-                }
+                closed_phase_point(
+                    load,
+                    workers=n,
+                    repetition=rep + 1,
+                    processes=len(stack.service_processes()),
+                    generator_cpu_percent=load.validity.get("generator_cpu_percent_mean"),
+                )
             )
             fault = generator_fault(load)
             if fault:
@@ -112,8 +109,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         latency_basis="closed model: uncorrected latency (no schedule)",
     )
     if invalid:
-        result.status = "invalid"
-        result.reason = "; ".join(invalid)
+        mark_invalid(result, "; ".join(invalid))
 
 
 SCENARIO = Scenario(

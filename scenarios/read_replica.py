@@ -38,6 +38,7 @@ from harness.replica import EmbeddedReplica
 from harness.results import Metric, ScenarioResult
 from harness.stack import DATABASE, Stack
 from harness.workload import endpoint_mix, seeded_properties
+from scenarios._support import closed_phase_point, counterbalanced, mark_invalid
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 
 MODES = ("primary", "replica")
@@ -111,35 +112,24 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     result.details["points"] = points
     invalid: list[str] = []
     try:
-        for rep in range(params["repetitions"]):
-            for mode in MODES if rep % 2 == 0 else tuple(reversed(MODES)):
-                ctx.log(f"reads from the {mode}: {params['users']} users for {params['duration_s']:g} s")
-                ctx.restart_service(replica_env if mode == "replica" else None)
-                flush_cache(stack)
-                load = run_load(
-                    ctx.target_url,
-                    ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
-                    endpoints=endpoints,
-                    warmup_s=params["warmup_s"],
-                    drain_s=2.0,
-                    work_dir=ctx.artifacts_dir / f"read-replica-{ctx.profile}-{mode}-rep{rep + 1}",
-                )
-                overall = load.overall
-                points.append(
-                    {
-                        "mode": mode,
-                        "repetition": rep + 1,
-                        "throughput_rps": (overall.count - overall.error_count) / load.duration_s,
-                        "p95_ms": overall.latency_ms("p95"),
-                        "error_rate": overall.error_rate,
-                        "replica_lag_s": replica_lag_s(stack) if mode == "replica" else None,
-                        "valid": load.valid,
-                    }
-                )
-                fault = generator_fault(load)
-                if fault:
-                    invalid.append(f"{mode}, repetition {rep + 1}: {fault}")
-                publish(result, points)
+        for rep, mode in counterbalanced(MODES, params["repetitions"]):
+            ctx.log(f"reads from the {mode}: {params['users']} users for {params['duration_s']:g} s")
+            ctx.restart_service(replica_env if mode == "replica" else None)
+            flush_cache(stack)
+            load = run_load(
+                ctx.target_url,
+                ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
+                endpoints=endpoints,
+                warmup_s=params["warmup_s"],
+                drain_s=2.0,
+                work_dir=ctx.artifacts_dir / f"read-replica-{ctx.profile}-{mode}-rep{rep + 1}",
+            )
+            lag = replica_lag_s(stack) if mode == "replica" else None
+            points.append(closed_phase_point(load, mode=mode, repetition=rep + 1, replica_lag_s=lag))
+            fault = generator_fault(load)
+            if fault:
+                invalid.append(f"{mode}, repetition {rep + 1}: {fault}")
+            publish(result, points)
     finally:
         ctx.restart_service()  # without the replica, before it goes away
         replica.stop()
@@ -154,8 +144,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         latency_basis="closed model: uncorrected latency (no schedule)",
     )
     if invalid:
-        result.status = "invalid"
-        result.reason = "; ".join(invalid)
+        mark_invalid(result, "; ".join(invalid))
 
 
 SCENARIO = Scenario(

@@ -103,3 +103,15 @@ def test_a_cache_at_the_offline_optimum_is_not_blamed_for_compulsory_misses():
     (cache,) = [f for f in find(run, grade(run, "baseline")) if f.area == "caching"]
     assert "offline optimum" in cache.impact and "eviction policy" not in cache.impact
     assert cache.severity == "low"
+
+
+def test_a_cache_above_the_cold_in_process_optimum_credits_the_shared_tiers():
+    run = build_run(profiles=("optimized",))
+    for scenario in run.scenarios:
+        if scenario.name == "cache_hit_ratio":
+            scenario.metrics["hit_ratio_overall"] = Metric.from_samples([0.78], "fraction", "higher")
+            for key in ("hit_ratio_lru_sim", "hit_ratio_belady"):
+                scenario.metrics[key] = Metric.from_samples([0.66], "fraction", "higher")
+    (cache,) = [f for f in find(run, grade(run, "optimized")) if f.area == "caching"]
+    assert "shared tiers" in cache.impact and "offline optimum for this trace" not in cache.impact
+    assert cache.severity == "low"
