@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -33,7 +34,7 @@ async def source_state(dsn: str) -> dict:
 
 @pytest.mark.parametrize("profile", ["baseline", "optimized"])
 async def test_backup_restores_every_table_identically(
-    seeded_dsn: str, postgres_dsn: str, pg_bin: Path, tmp_path: Path, profile: str
+    new_scratch_databases: NewScratch, seeded_dsn: str, postgres_dsn: str, pg_bin: Path, tmp_path: Path, profile: str
 ) -> None:
     manifest = await run_backup(seeded_dsn, tmp_path, BackupOptions(profile=profile), pg_bin=pg_bin)
 
@@ -52,7 +53,21 @@ async def test_backup_restores_every_table_identically(
     assert verified.verified and verified.verification is not None
     assert verified.verification.restore_duration_s > 0
     assert load_manifest(tmp_path, manifest.backup_id).verified  # recorded on disk
-    assert await scratch_databases(postgres_dsn) == []  # scratch database dropped
+    assert await new_scratch_databases() == []  # scratch database dropped
+
+
+NewScratch = Callable[[], Awaitable[list[str]]]
+
+
+@pytest.fixture
+async def new_scratch_databases(postgres_dsn: str) -> NewScratch:
+    """Scratch databases that appeared on the shared server since the test started (only this test's)."""
+    before = set(await scratch_databases(postgres_dsn))
+
+    async def new() -> list[str]:
+        return sorted(set(await scratch_databases(postgres_dsn)) - before)
+
+    return new
 
 
 async def test_restore_into_named_database_matches_source(
@@ -84,7 +99,7 @@ async def test_manifest_describes_the_snapshot_dumped_not_later_writes(
 
 
 async def test_drill_reports_a_table_that_differs_from_the_manifest(
-    seeded_dsn: str, postgres_dsn: str, pg_bin: Path, tmp_path: Path
+    new_scratch_databases: NewScratch, seeded_dsn: str, postgres_dsn: str, pg_bin: Path, tmp_path: Path
 ) -> None:
     manifest = await run_backup(seeded_dsn, tmp_path, pg_bin=pg_bin)
     path = tmp_path / f"{manifest.backup_id}.manifest.json"
@@ -97,13 +112,19 @@ async def test_drill_reports_a_table_that_differs_from_the_manifest(
     recorded = load_manifest(tmp_path, manifest.backup_id)
     assert recorded.verification is not None and not recorded.verification.ok
     assert not recorded.verified
-    assert await scratch_databases(postgres_dsn) == []
+    assert await new_scratch_databases() == []
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 @pytest.mark.parametrize("profile", ["baseline", "optimized"])
 async def test_damaged_file_is_rejected_before_any_restore(
-    seeded_dsn: str, postgres_dsn: str, pg_bin: Path, tmp_path: Path, damage: str, profile: str
+    new_scratch_databases: NewScratch,
+    seeded_dsn: str,
+    postgres_dsn: str,
+    pg_bin: Path,
+    tmp_path: Path,
+    damage: str,
+    profile: str,
 ) -> None:
     manifest = await run_backup(seeded_dsn, tmp_path, BackupOptions(profile=profile), pg_bin=pg_bin)
     path = tmp_path / manifest.file
@@ -117,7 +138,7 @@ async def test_damaged_file_is_rejected_before_any_restore(
     expected = "SHA-256" if damage == "flip" else "truncated"
     with pytest.raises(IntegrityError, match=expected):
         await restore_drill(postgres_dsn, tmp_path, manifest.backup_id, pg_bin=pg_bin)
-    assert await scratch_databases(postgres_dsn) == []
+    assert await new_scratch_databases() == []
     recorded = load_manifest(tmp_path, manifest.backup_id).verification
     assert recorded is not None and not recorded.ok and recorded.restore_duration_s is None
     assert recorded.reason is not None and expected in recorded.reason
