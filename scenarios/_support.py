@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -51,6 +52,16 @@ def closed_phase_point(load: LoadResult, **fields: Any) -> dict[str, Any]:
         "error_rate": overall.error_rate,
         "valid": load.valid,
     }
+
+
+def finish_closed_phases(result: ScenarioResult, invalid: Sequence[str], machine_note: str) -> None:
+    """Record, after closed-model phases, where they ran and how latency was timed; mark generator faults."""
+    result.details.update(
+        machine={"cpus": os.cpu_count(), "note": machine_note},
+        latency_basis="closed model: uncorrected latency (no schedule)",
+    )
+    if invalid:
+        mark_invalid(result, "; ".join(invalid))
 
 
 def counterbalanced(modes: Sequence[str], repetitions: int) -> Iterator[tuple[int, str]]:

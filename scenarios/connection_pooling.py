@@ -20,7 +20,6 @@ many processes (or hosts) would otherwise exceed `max_connections`, not raw spee
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from harness.phase import generator_fault
 from harness.results import Metric, ScenarioResult
 from harness.stack import DATABASE, Stack
 from harness.workload import seeded_properties
-from scenarios._support import closed_phase_point, counterbalanced, mark_invalid
+from scenarios._support import closed_phase_point, counterbalanced, finish_closed_phases
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 from scenarios.read_replica import flush_cache, read_mix
 
@@ -133,18 +132,11 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         stack.start_service(ctx.profile, workers=stack.config.workers)  # direct again, before PgBouncer goes
         ctx.target_url = stack.service_url
         bouncer.stop()
-    result.details.update(
-        machine={
-            "cpus": os.cpu_count(),
-            "note": (
-                "PgBouncer, PostgreSQL, the service and the load generator share this machine's cores; "
-                "PgBouncer's gain is fewer server connections, not speed on one host"
-            ),
-        },
-        latency_basis="closed model: uncorrected latency (no schedule)",
+    note = (
+        "PgBouncer, PostgreSQL, the service and the load generator share this machine's cores; "
+        "PgBouncer's gain is fewer server connections, not speed on one host"
     )
-    if invalid:
-        mark_invalid(result, "; ".join(invalid))
+    finish_closed_phases(result, invalid, note)
 
 
 SCENARIO = Scenario(

@@ -19,7 +19,6 @@ figures measure this machine, not a cluster of dedicated hosts. The generator's 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from harness.load.plan import ClosedPlan
@@ -28,7 +27,7 @@ from harness.phase import generator_fault
 from harness.results import Metric, ScenarioResult
 from harness.usl import UslError, fit_usl
 from harness.workload import endpoint_mix, seeded_properties
-from scenarios._support import closed_phase_point, mark_invalid
+from scenarios._support import closed_phase_point, finish_closed_phases
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 
 
@@ -97,19 +96,12 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     for point in points:
         if point["p95_ms"] is not None:
             p95.setdefault(point["workers"], []).append(point["p95_ms"])
-    result.details.update(
-        p95_ms={str(n): values for n, values in p95.items()},
-        machine={
-            "cpus": os.cpu_count(),
-            "note": (
-                "the load generator, PostgreSQL and Redis run on the same cores as the service processes; "
-                "scaling beyond the free cores measures contention for this machine, not the service's limit"
-            ),
-        },
-        latency_basis="closed model: uncorrected latency (no schedule)",
+    note = (
+        "the load generator, PostgreSQL and Redis run on the same cores as the service processes; "
+        "scaling beyond the free cores measures contention for this machine, not the service's limit"
     )
-    if invalid:
-        mark_invalid(result, "; ".join(invalid))
+    result.details["p95_ms"] = {str(n): values for n, values in p95.items()}
+    finish_closed_phases(result, invalid, note)
 
 
 SCENARIO = Scenario(

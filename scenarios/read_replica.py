@@ -22,7 +22,6 @@ PostgreSQL (not an external DSN). The service is left without the replica; the r
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from harness.replica import EmbeddedReplica
 from harness.results import Metric, ScenarioResult
 from harness.stack import DATABASE, Stack
 from harness.workload import endpoint_mix, seeded_properties
-from scenarios._support import closed_phase_point, counterbalanced, mark_invalid
+from scenarios._support import closed_phase_point, counterbalanced, finish_closed_phases
 from scenarios.base import Scenario, ScenarioContext, ScenarioError
 
 MODES = ("primary", "replica")
@@ -133,18 +132,11 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     finally:
         ctx.restart_service()  # without the replica, before it goes away
         replica.stop()
-    result.details.update(
-        machine={
-            "cpus": os.cpu_count(),
-            "note": (
-                "primary, replica, service and load generator share this machine's cores: the replica adds no "
-                "CPU here, so this measures contention on one host, not the gain of a replica on its own host"
-            ),
-        },
-        latency_basis="closed model: uncorrected latency (no schedule)",
+    note = (
+        "primary, replica, service and load generator share this machine's cores: the replica adds no "
+        "CPU here, so this measures contention on one host, not the gain of a replica on its own host"
     )
-    if invalid:
-        mark_invalid(result, "; ".join(invalid))
+    finish_closed_phases(result, invalid, note)
 
 
 SCENARIO = Scenario(
