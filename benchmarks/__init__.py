@@ -1,9 +1,9 @@
 """asv benchmarks of athbench's hot paths (configuration: `asv.conf.json` at the repository root).
 
-In an asv-managed virtualenv the project is installed from the commit under test and imported from
-there only. In an existing environment where athbench is not installed (`asv run --python=same`), the
-repository root is put on `sys.path` and on `PYTHONPATH` (for the service processes a benchmark starts),
-so the working tree is what gets measured.
+In an asv-managed virtualenv (asv sets `ASV_ENV_DIR` to it; not for `--python=same`) the project is
+installed from the commit under test and imported from there only. In an existing environment where
+athbench is not installed (`asv run --python=same`), the repository root is put on `sys.path` and on
+`PYTHONPATH` (for the service processes a benchmark starts), so the working tree is what gets measured.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from pathlib import Path
 
 EDITABLE_FINDER = "__editable___athbench"
 
-if sys.prefix != sys.base_prefix:
+
+def _asv_managed() -> bool:
+    """Whether this interpreter is one of asv's own environments (not the user's virtualenv)."""
+    env_dir = os.environ.get("ASV_ENV_DIR")
+    return bool(env_dir) and Path(sys.prefix).resolve().is_relative_to(Path(env_dir).resolve())
+
+
+if _asv_managed():
     # An asv-managed virtualenv sees the base interpreter's site-packages (asv.conf.json); if athbench is
     # installed there in editable mode, its finder would fill modules the commit under test lacks with
     # the working tree's. Drop it: a commit is measured with its own code only.

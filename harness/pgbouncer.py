@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.postgres import PG_USER, SYSTEM_USER, PostgresError, _prepare_user, pg_bin_dir
+from harness.postgres import PG_USER, PostgresError, pg_bin_dir
 from harness.processes import Child, ProcessError, ProcessGroup, free_port, wait_for_port
+from harness.server_user import SYSTEM_USER, server_dir
 
 CONFIG = """\
 [databases]
@@ -67,11 +68,11 @@ class PgBouncer:
         if self.pool_size < 1:
             raise PostgresError(f"PgBouncer pool size must be at least 1, got {self.pool_size}")
         where = urlsplit(self.upstream_dsn)
-        user = _prepare_user(self.work_dir)
+        work_dir, user = server_dir(self.work_dir)
         self.port = free_port()
-        auth_file = self.work_dir / "users.txt"
+        auth_file = work_dir / "users.txt"
         auth_file.write_text(f'"{PG_USER}" ""\n')
-        config = self.work_dir / "pgbouncer.ini"
+        config = work_dir / "pgbouncer.ini"
         config.write_text(
             CONFIG.format(
                 host=where.hostname or "127.0.0.1",

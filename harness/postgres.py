@@ -12,7 +12,6 @@ measured by the service and by the scenarios themselves.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,19 +19,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.processes import Child, ProcessError, ProcessGroup, free_port, port_in_use, wait_for_port
+from harness.server_user import server_dir, shared_install
 
 PG_USER = "postgres"
-SYSTEM_USER = "pgserver"
 
 
 def pg_bin_dir() -> Path:
-    """Directory with initdb, postgres, pg_dump, pg_restore: $ATHBENCH_PG_BIN or pgserver's own."""
+    """Directory with initdb, postgres, pg_dump, pg_restore: $ATHBENCH_PG_BIN or pgserver's own (as root,
+    a copy the server user can reach when pgserver lies below a private directory: `harness.server_user`)."""
     override = os.environ.get("ATHBENCH_PG_BIN")
     if override:
         return Path(override)
     import pgserver
 
-    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+    site = Path(pgserver.__file__).parent.parent  # pginstall's binaries find their libraries in ../pgserver.libs
+    return shared_install(site, ["pgserver/pginstall", "pgserver.libs"]) / "pgserver" / "pginstall" / "bin"
 
 
 class PostgresError(RuntimeError):
@@ -63,13 +64,13 @@ class EmbeddedPostgres:
             self.port = free_port()
         elif port_in_use(self.port):
             raise PostgresError(f"cannot start PostgreSQL: port 127.0.0.1:{self.port} is already in use")
-        user = _prepare_user(self.data_dir)
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb(user)
+        data_dir, user = server_dir(self.data_dir)
+        if not (data_dir / "PG_VERSION").exists():
+            self._initdb(data_dir, user)
         argv = [
             str(pg_bin_dir() / "postgres"),
             "-D",
-            str(self.data_dir),
+            str(data_dir),
             "-p",
             str(self.port),
             "-c",
@@ -92,11 +93,11 @@ class EmbeddedPostgres:
         except ProcessError as exc:
             raise PostgresError(f"embedded PostgreSQL did not start: {exc}") from exc
 
-    def _initdb(self, user: str | None) -> None:
+    def _initdb(self, data_dir: Path, user: str | None) -> None:
         cmd = [
             str(pg_bin_dir() / "initdb"),
             "-D",
-            str(self.data_dir),
+            str(data_dir),
             "-U",
             PG_USER,
             "--auth=trust",
@@ -105,7 +106,7 @@ class EmbeddedPostgres:
         ]
         done = subprocess.run(cmd, user=user, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise PostgresError(f"initdb failed in {self.data_dir}:\n{done.stderr.strip() or done.stdout.strip()}")
+            raise PostgresError(f"initdb failed in {data_dir}:\n{done.stderr.strip() or done.stdout.strip()}")
 
     def _wait_accepting(self, timeout: float) -> None:
         """The port opens before recovery finishes; wait until pg_isready says the server accepts."""
@@ -126,24 +127,6 @@ class EmbeddedPostgres:
     def version(self) -> str:
         done = subprocess.run([str(pg_bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
         return done.stdout.strip().rsplit(" ", 1)[-1]
-
-
-def _prepare_user(data_dir: Path) -> str | None:
-    """As root, make `data_dir` usable by the unprivileged server user and return that user's name."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        return None
-    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-    entry = ensure_user_exists(SYSTEM_USER)
-    assert entry is not None
-    ensure_prefix_permissions(data_dir)
-    for root, dirs, files in os.walk(data_dir):
-        shutil.chown(root, entry.pw_uid, entry.pw_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
-    data_dir.chmod(0o700)
-    return SYSTEM_USER
 
 
 def check_reachable(dsn: str, timeout: float = 5.0) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import subprocess
 import threading
 import zlib
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.results import ScenarioResult
+    from harness.tools import find_tool
+from harness.results import ScenarioResult
 
 DEFAULT_RATE_HZ = 100
 PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + "/"
@@ -74,7 +74,7 @@ def record(
     pid: int, duration_s: float, out_dir: Path | str, *, name: str = "profile", rate_hz: int = DEFAULT_RATE_HZ
 ) -> ProfileArtifacts:
     """Profile process ``pid`` for ``duration_s`` seconds; write ``NAME.speedscope.json`` and ``NAME.svg``."""
-    exe = shutil.which("py-spy")
+    exe = find_tool("py-spy")
     if exe is None:
         raise ProfilingError("py-spy is not installed (pip install py-spy)")
     out = Path(out_dir)

@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.postgres import PG_USER, EmbeddedPostgres, PostgresError, _prepare_user, pg_bin_dir
+from harness.postgres import PG_USER, EmbeddedPostgres, PostgresError, pg_bin_dir
 from harness.processes import ProcessGroup
+from harness.server_user import server_dir
 
 REPLICA_SETTINGS = {"hot_standby": "on", "hot_standby_feedback": "on"}
 
@@ -34,11 +35,11 @@ class EmbeddedReplica:
             raise PostgresError("cannot create a replica: the primary PostgreSQL is not running")
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise PostgresError(f"cannot create a replica in {self.data_dir}: the directory is not empty")
-        user = _prepare_user(self.data_dir)
+        data_dir, user = server_dir(self.data_dir)
         argv = [
             str(pg_bin_dir() / "pg_basebackup"),
             "--host=127.0.0.1", f"--port={self.primary.port}", f"--username={PG_USER}",
-            f"--pgdata={self.data_dir}", "--write-recovery-conf", "--wal-method=stream",
+            f"--pgdata={data_dir}", "--write-recovery-conf", "--wal-method=stream",
             "--checkpoint=fast", "--no-sync",
         ]  # fmt: skip
         done = subprocess.run(argv, user=user, capture_output=True, text=True, timeout=timeout, check=False)
@@ -46,7 +47,7 @@ class EmbeddedReplica:
             raise PostgresError(
                 f"pg_basebackup of the primary on port {self.primary.port} failed: {done.stderr.strip()}"
             )
-        self.data_dir.chmod(0o700)
+        data_dir.chmod(0o700)
         self.server = EmbeddedPostgres(
             self.data_dir, self.group, settings=dict(REPLICA_SETTINGS), name="postgres-replica"
         )
