@@ -5,6 +5,13 @@ capacity in entries, `lru_hit_ratio` replays an LRU cache and `belady_hit_ratio`
 (Belady's MIN: on a miss with a full cache, evict the entry whose next use is farthest in the future).
 Both are demand caches (every miss is admitted), like the service's L1, so OPT >= LRU on every trace.
 Both start empty; `warmup` requests at the start of the trace fill the cache but are not counted.
+
+Coalesced misses. A trace replayed with several requests in flight has reads of a key that arrive while
+an earlier miss of that key is still loading; the service answers them by joining that load
+(single-flight), and counts them as misses: no cache held the value when they looked. With `timing`
+(per read: when it was sent and when it completed, on one clock) the simulations do the same: a read sent
+before the completion of the miss that admitted its key is a miss (a join), whatever the policy; the
+cache's state is as if it were a hit. Without `timing` reads are instantaneous (no joins).
 Belady runs in O(n log n): a next-use index computed backwards, and a max-heap of next uses with lazy
 deletion of stale entries.
 """
@@ -18,6 +25,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 NEVER = 1 << 62  # "next use" of a key that is not read again
+Timing = Sequence[tuple[float, float]]  # per read: (sent, completed), on one clock
 
 
 def zipf_trace(keys: Sequence[int], length: int, alpha: float, seed: int) -> list[int]:
@@ -39,23 +47,34 @@ def zipf_trace(keys: Sequence[int], length: int, alpha: float, seed: int) -> lis
     return [int(k) for k in by_rank[ranks]]
 
 
-def _check(trace: Sequence[Hashable], capacity: int, warmup: int) -> None:
+def _check(trace: Sequence[Hashable], capacity: int, warmup: int, timing: Timing | None = None) -> None:
+    if timing is not None and len(timing) != len(trace):
+        raise ValueError(f"timing has {len(timing)} entries for a trace of {len(trace)} reads")
     if capacity < 1:
         raise ValueError(f"cache capacity must be >= 1 entry, got {capacity}")
     if not 0 <= warmup < len(trace):
         raise ValueError(f"warmup must be in [0, {len(trace)}) for a trace of {len(trace)} reads, got {warmup}")
 
 
-def lru_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0) -> float:
-    """Hit ratio of an LRU cache of `capacity` entries over `trace[warmup:]` (filled by the whole trace)."""
-    _check(trace, capacity, warmup)
+def _joins(timing: Timing | None, loading: dict[Hashable, float], i: int, key: Hashable) -> bool:
+    """True when read i of `key` was sent before the load started by the miss that admitted it completed."""
+    return timing is not None and key in loading and timing[i][0] < loading[key]
+
+
+def lru_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0, timing: Timing | None = None) -> float:
+    """Hit ratio of an LRU cache of `capacity` entries over `trace[warmup:]` (filled by the whole trace);
+    with `timing`, reads joining an in-flight load are misses."""
+    _check(trace, capacity, warmup, timing)
     cache: OrderedDict[Hashable, None] = OrderedDict()
+    loading: dict[Hashable, float] = {}  # key -> when the load of its admitting miss completed
     hits = 0
     for i, key in enumerate(trace):
         if key in cache:
             cache.move_to_end(key)
-            hits += i >= warmup
+            hits += i >= warmup and not _joins(timing, loading, i, key)
             continue
+        if timing is not None:
+            loading[key] = timing[i][1]
         cache[key] = None
         if len(cache) > capacity:
             cache.popitem(last=False)
@@ -72,27 +91,33 @@ def next_uses(trace: Sequence[Hashable]) -> list[int]:
     return out
 
 
-def belady_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0) -> float:
-    """Hit ratio of the offline-optimal demand cache of `capacity` entries over `trace[warmup:]`."""
-    _check(trace, capacity, warmup)
+def belady_hit_ratio(trace: Sequence[Hashable], capacity: int, warmup: int = 0, timing: Timing | None = None) -> float:
+    """Hit ratio of the offline-optimal demand cache of `capacity` entries over `trace[warmup:]`;
+    with `timing`, reads joining an in-flight load are misses."""
+    _check(trace, capacity, warmup, timing)
     upcoming = next_uses(trace)
     resident: dict[Hashable, int] = {}  # key -> its next use, the one its live heap entry carries
     heap: list[tuple[int, int, Hashable]] = []  # (-next_use, tiebreak, key); stale entries skipped
+    loading: dict[Hashable, float] = {}
     hits = 0
     for i, key in enumerate(trace):
         if key in resident:
-            hits += i >= warmup
-        elif len(resident) >= capacity:
-            while True:
-                neg_next, _, victim = heapq.heappop(heap)
-                if resident.get(victim) == -neg_next:
-                    del resident[victim]
-                    break
+            hits += i >= warmup and not _joins(timing, loading, i, key)
+        else:
+            if timing is not None:
+                loading[key] = timing[i][1]
+            if len(resident) >= capacity:
+                while True:
+                    neg_next, _, victim = heapq.heappop(heap)
+                    if resident.get(victim) == -neg_next:
+                        del resident[victim]
+                        break
         resident[key] = upcoming[i]
         heapq.heappush(heap, (-upcoming[i], i, key))
     return hits / (len(trace) - warmup)
 
 
-def unbounded_hit_ratio(trace: Sequence[Hashable], warmup: int = 0) -> float:
-    """Hit ratio of a cache that never evicts: every read of a key already read is a hit."""
-    return lru_hit_ratio(trace, max(len(set(trace)), 1), warmup)
+def unbounded_hit_ratio(trace: Sequence[Hashable], warmup: int = 0, timing: Timing | None = None) -> float:
+    """Hit ratio of a cache that never evicts: every read of a key already read is a hit (with `timing`,
+    unless it joined the key's first load)."""
+    return lru_hit_ratio(trace, max(len(set(trace)), 1), warmup, timing)

@@ -1,13 +1,15 @@
-"""The regression gate: decide pass / regression / undecidable from two runs, for CI.
+"""The regression gate: decide pass / regression / undecidable from two sides of runs, for CI.
 
-`decide()` reads two results (baseline, candidate) and turns their comparison (`harness.compare`) into
-one outcome with an exit code: 0 pass, 1 a significant regression beyond the threshold, 2 the gate could
-not decide (an invalid or incomplete run, a missing metric, too few repetitions, too much noise).
-A definite regression wins over undecidable metrics: one proven regression is enough to fail.
+`decide()` takes the baseline's and the candidate's runs (one or several results each; the run is the
+unit of comparison) and turns their comparison (`harness.compare`) into one outcome with an exit code:
+0 pass (every gated metric shown equivalent within the threshold, or improved), 1 a significant
+regression beyond the threshold, 2 the gate could not decide (an invalid or incomplete run, a missing
+metric, one run per side, too few runs, too much noise). A definite regression wins over undecidable
+metrics: one proven regression is enough to fail. One run per side never fails and never passes.
 
 `run_interleaved()` runs repetitions A B A B ... on the same machine through a callable
 `run_once(label) -> RunResults`, so drift in the machine (thermal, neighbours, caches) hits both sides
-alike; `merge_runs()` pools the repetitions of each side into one RunResults for `decide()`.
+alike; `gate_interleaved()` decides on those runs pair by pair.
 
 `to_junit_xml()` and `to_markdown()` render a decision for CI (one test case per gated metric).
 """
@@ -21,11 +23,10 @@ from enum import IntEnum
 
 from harness.compare import CompareSettings, MetricComparison, Verdict, compare_runs
 from harness.compare import to_markdown as comparison_markdown
-from harness.results import Metric, RunResults, ScenarioResult
+from harness.results import RunResults
 
 BASELINE = "baseline"
 CANDIDATE = "candidate"
-_STATUS_RANK = {"complete": 0, "incomplete": 1, "invalid": 2, "failed": 3}
 
 RunOnce = Callable[[str], RunResults]
 
@@ -45,8 +46,8 @@ class GateDecision:
     outcome: GateOutcome
     reasons: list[str]
     comparisons: list[MetricComparison]
-    baseline: RunResults
-    candidate: RunResults
+    baseline: list[RunResults]
+    candidate: list[RunResults]
     settings: CompareSettings = field(default_factory=CompareSettings)
 
     @property
@@ -60,26 +61,42 @@ def _run_problem(run: RunResults, side: str) -> str | None:
     return f"{side} run {run.run_id} is {run.status}" + (f": {run.status_reason}" if run.status_reason else "")
 
 
+def _problems(runs: Sequence[RunResults], side: str) -> list[str]:
+    return [p for run in runs if (p := _run_problem(run, side))]
+
+
 def decide(
-    baseline: RunResults,
-    candidate: RunResults,
+    baseline: RunResults | Sequence[RunResults],
+    candidate: RunResults | Sequence[RunResults],
     settings: CompareSettings | None = None,
     metrics: Sequence[str] | None = None,
 ) -> GateDecision:
-    """Decide on two runs. `metrics` (`scenario.metric`) restricts the gate; default: all directional ones."""
+    """Decide on two sides of one or more runs each (the run is the unit of comparison).
+
+    `metrics` (`scenario.metric`) restricts the gate; default: every directional metric on both sides.
+    """
     settings = settings or CompareSettings()
-    comparisons = compare_runs(baseline, candidate, settings, metrics)
-    reasons = [p for p in (_run_problem(baseline, BASELINE), _run_problem(candidate, CANDIDATE)) if p]
+    base_runs = [baseline] if isinstance(baseline, RunResults) else list(baseline)
+    cand_runs = [candidate] if isinstance(candidate, RunResults) else list(candidate)
+    if not base_runs or not cand_runs:
+        raise ValueError("the gate needs at least one run on each side")
+    comparisons = compare_runs(base_runs, cand_runs, settings, metrics)
+    run_problems = _problems(base_runs, BASELINE) + _problems(cand_runs, CANDIDATE)
+    reasons = list(run_problems)
     if metrics:
         present = {f"{c.scenario}.{c.metric}" for c in comparisons}
-        reasons += [f"metric {m} is not in both runs" for m in sorted(set(metrics) - present)]
+        reasons += [f"metric {m} is not on both sides" for m in sorted(set(metrics) - present)]
     gated = [c for c in comparisons if c.verdict is not Verdict.INFORMATIONAL]
     if not gated:
-        reasons.append("no directional metric is present in both runs")
+        reasons.append("no directional metric is present on both sides")
+    if len(base_runs) == 1 and len(cand_runs) == 1:
+        reasons.append(
+            "one run per side: no change can be shown and no regression proven; gate several runs per side "
+            "(--baseline A1 --baseline A2 ...) or run both sides interleaved (--pack)"
+        )
     regressions = [c for c in gated if c.verdict is Verdict.REGRESSION]
     undecided = [c for c in gated if c.verdict is Verdict.UNDECIDABLE]
-    run_invalid = bool(_run_problem(baseline, BASELINE) or _run_problem(candidate, CANDIDATE))
-    if regressions and not run_invalid:
+    if regressions and not run_problems:
         outcome = GateOutcome.REGRESSION
         reasons = [f"{c.key}: {c.reason}" for c in regressions] + reasons
     elif reasons or undecided:
@@ -87,8 +104,11 @@ def decide(
         reasons += [f"{c.key}: {c.reason}" for c in undecided]
     else:
         outcome = GateOutcome.PASS
-        reasons.append(f"{len(gated)} metrics compared, no significant regression beyond x{settings.threshold:g}")
-    return GateDecision(outcome, reasons, comparisons, baseline, candidate, settings)
+        reasons.append(
+            f"{len(gated)} metrics compared over {len(base_runs)} vs {len(cand_runs)} runs: each is equivalent "
+            f"within x{settings.threshold:g} or improved"
+        )
+    return GateDecision(outcome, reasons, comparisons, base_runs, cand_runs, settings)
 
 
 def run_interleaved(
@@ -105,49 +125,6 @@ def run_interleaved(
     return first, second
 
 
-def _worst(statuses: Sequence[str]) -> str:
-    return max(statuses, key=lambda s: _STATUS_RANK.get(s, len(_STATUS_RANK)))
-
-
-def merge_runs(runs: Sequence[RunResults], run_id: str) -> RunResults:
-    """Pool repetitions: one RunResults whose metric samples are all the runs' samples, in order.
-
-    The merged status (run and scenario) is the worst of the inputs, with every reason kept.
-    """
-    if not runs:
-        raise ValueError("merge_runs needs at least one run")
-    scenarios: dict[tuple[str, str], ScenarioResult] = {}
-    samples: dict[tuple[str, str, str], list[float]] = {}
-    units: dict[tuple[str, str, str], tuple[str, str]] = {}
-    for run in runs:
-        for s in run.scenarios:
-            merged = scenarios.setdefault(
-                (s.name, s.profile), ScenarioResult(name=s.name, profile=s.profile, params=s.params)
-            )
-            merged.status = _worst([merged.status, s.status])
-            if s.reason:
-                merged.reason = "; ".join(r for r in (merged.reason, f"{run.run_id}: {s.reason}") if r)
-            for name, metric in s.metrics.items():
-                key = (s.name, s.profile, name)
-                samples.setdefault(key, []).extend(metric.samples)
-                units[key] = (metric.unit, metric.better)
-    for (scenario, profile, name), values in samples.items():
-        unit, better = units[(scenario, profile, name)]
-        scenarios[(scenario, profile)].metrics[name] = Metric.from_samples(values, unit=unit, better=better)  # type: ignore[arg-type]
-    reasons = [f"{r.run_id}: {r.status_reason or r.status}" for r in runs if r.status != "complete"]
-    return RunResults(
-        run_id=run_id,
-        pack=runs[0].pack,
-        status=_worst([r.status for r in runs]),
-        status_reason="; ".join(reasons) or None,
-        started_at=runs[0].started_at,
-        finished_at=runs[-1].finished_at,
-        environment={**runs[0].environment, "merged_runs": [r.run_id for r in runs]},
-        targets=runs[0].targets,
-        scenarios=list(scenarios.values()),
-    )
-
-
 def gate_interleaved(
     run_once: RunOnce,
     repetitions: int,
@@ -155,23 +132,22 @@ def gate_interleaved(
     metrics: Sequence[str] | None = None,
     paired: bool = True,
 ) -> GateDecision:
-    """Run A B A B ... through `run_once`, pool each side and decide.
+    """Run A B A B ... through `run_once` and decide on the runs of each side.
 
     `paired` (default) compares run i of A with run i of B (see `CompareSettings.paired`).
     """
     base_runs, cand_runs = run_interleaved(run_once, repetitions)
-    return decide(
-        merge_runs(base_runs, f"{BASELINE}-x{repetitions}"),
-        merge_runs(cand_runs, f"{CANDIDATE}-x{repetitions}"),
-        replace(settings or CompareSettings(), paired=paired),
-        metrics,
-    )
+    return decide(base_runs, cand_runs, replace(settings or CompareSettings(), paired=paired), metrics)
+
+
+def _sides(decision: GateDecision) -> list[tuple[str, RunResults]]:
+    return [(BASELINE, r) for r in decision.baseline] + [(CANDIDATE, r) for r in decision.candidate]
 
 
 def to_junit_xml(decision: GateDecision) -> str:
     """JUnit XML: one test case per metric; regressions fail, undecidable metrics and runs are errors."""
     suite = ET.Element("testsuite", name="athbench.gate")
-    for side, run in ((BASELINE, decision.baseline), (CANDIDATE, decision.candidate)):
+    for side, run in _sides(decision):
         case = ET.SubElement(suite, "testcase", classname="athbench.gate.runs", name=f"{side} {run.run_id}")
         if problem := _run_problem(run, side):
             ET.SubElement(case, "error", message=problem, type="invalid_run")
@@ -202,7 +178,7 @@ def to_markdown(decision: GateDecision) -> str:
         "| side | run | status | commit |",
         "|---|---|---|---|",
     ]
-    for side, run in ((BASELINE, decision.baseline), (CANDIDATE, decision.candidate)):
+    for side, run in _sides(decision):
         commit = str(run.environment.get("git_commit") or "-")[:12]
         lines.append(f"| {side} | {run.run_id} | {run.status} | {commit} |")
     lines += ["", comparison_markdown(decision.comparisons, decision.settings)]

@@ -1,10 +1,11 @@
 """Nightly history: a series of results files as a tidy table, change points and charts.
 
 `load_history()` reads results files into one row per (run, scenario, profile, metric) with the run's
-median, CI, n and git commit, ordered by start time. `detect_change_points()` finds shifts in one metric's
-series of medians with PELT (`ruptures`, L2 cost) on the series scaled by a robust noise estimate
-(the MAD of successive differences, which a step barely moves), with a BIC-like penalty; each proposed
-cut must also pass a Mann-Whitney U test between its neighbouring segments.
+median, CI (NaN when n is too small for one), bound ("exact", "at_least", "at_most"), n and git
+commit, ordered by start time. `detect_change_points()` finds shifts in one metric's series of medians
+with PELT (`ruptures`, L2 cost) on the series scaled by a robust noise estimate (the MAD of
+successive differences, which a step barely moves), with a BIC-like penalty; each proposed cut must
+also pass a Mann-Whitney U test between its neighbouring segments.
 `find_changes()` runs it on every series and attributes each change point to the commit range between
 the last run before the shift and the first run after it (`git log BEFORE..AFTER` lists the suspects).
 """
@@ -39,6 +40,7 @@ COLUMNS = [
     "median",
     "ci_low",
     "ci_high",
+    "bound",
 ]
 SERIES_KEY = ["scenario", "profile", "metric"]
 DEFAULT_PENALTY_FACTOR = 3.0
@@ -104,8 +106,9 @@ def load_history(paths: Iterable[Path | str]) -> pd.DataFrame:
                         "better": m.better,
                         "n": m.n,
                         "median": m.median,
-                        "ci_low": m.ci95[0],
-                        "ci_high": m.ci95[1],
+                        "ci_low": m.ci95[0] if m.ci95 else math.nan,  # no interval: n too small
+                        "ci_high": m.ci95[1] if m.ci95 else math.nan,
+                        "bound": getattr(m, "bound", "exact"),
                     }
                 )
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "run_index"])
@@ -167,7 +170,7 @@ def find_changes(
 ) -> list[ChangePoint]:
     """Change points of every (scenario, profile, metric) series, attributed to commit ranges."""
     changes: list[ChangePoint] = []
-    usable = frame[(frame["status"] == "complete") & (frame["run_status"] != "invalid")]
+    usable = frame[frame["status"] == "complete"]
     for (scenario, profile, metric), series in usable.groupby(SERIES_KEY, sort=True):
         series = series.sort_values("run_index")
         medians = series["median"].to_numpy(dtype=float)

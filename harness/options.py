@@ -34,8 +34,30 @@ def apply_load_workers(workers: int) -> None:
     os.environ["ATHBENCH_LOAD_WORKERS"] = str(workers)
 
 
+LoadSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        help="Seed of the request templates' value streams: the same seed sends the same requests.",
+        envvar="ATHBENCH_LOAD_SEED",
+    ),
+]
+
+
+def apply_load_seed(seed: int) -> None:
+    """Make every load phase of this run draw its request-template values from `seed`."""
+    import os
+
+    os.environ["ATHBENCH_LOAD_SEED"] = str(seed)
+
+
 Endpoints = Annotated[
-    Path | None, typer.Option(help="With --target: a TOML endpoint list ([[endpoint]] path, method, weight ...).")
+    Path | None,
+    typer.Option(
+        help="With --target: a TOML endpoint list ([[endpoint]] path, method, weight ...; "
+        "{name} placeholders filled from [endpoint.params])."
+    ),
 ]
 Locustfile = Annotated[Path | None, typer.Option(help="With --target: a locustfile describing the requests.")]
 TargetPids = Annotated[

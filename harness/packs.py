@@ -1,11 +1,15 @@
 """Pack files (`scenarios/packs/<name>.toml`): which scenarios to run, their parameters, and the targets.
 
 A pack is validated before anything runs; a bad one is rejected with the file, the key and what was
-expected. Scenarios are found by name: `scenarios.<name>` must define `SCENARIO`.
+expected. Scenarios are found by name: `scenarios.<name>` must define `SCENARIO`. Parameters must be
+declared by the scenario (its `defaults`, same types); `[targets]` keys must be declared metrics
+(`scenario.metric`, `Scenario.metrics`). `undeclared_reason` is the same check for other files that name
+metrics (the rubric, the docs).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 import tomllib
@@ -14,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import scenarios
-from scenarios.base import Scenario
+from scenarios.base import MetricSpec, Scenario
 
 PACKS_DIR = Path(scenarios.__file__).parent / "packs"
 
@@ -35,6 +39,7 @@ class Pack:
     path: Path
     description: str = ""
     entries: list[PackEntry] = field(default_factory=list)
+    seed_properties: int | None = None  # [pack] seed_properties: the database size the stack seeds
     targets: dict[str, float] = field(default_factory=dict)
 
 
@@ -49,6 +54,31 @@ def available_scenarios() -> dict[str, Scenario]:
         if isinstance(scenario, Scenario):
             found[scenario.name] = scenario
     return found
+
+
+def declared_metrics() -> dict[str, MetricSpec]:
+    """Every declared metric of every scenario, by ``scenario.metric``."""
+    return {f"{s.name}.{m.name}": m for s in available_scenarios().values() for m in s.metrics}
+
+
+def undeclared_reason(key: str) -> str | None:
+    """Why `key` does not name a declared metric (``scenario.metric``), or None when it does."""
+    if not isinstance(key, str) or key.count(".") != 1:
+        return f"{key!r} is not a name of the form scenario.metric"
+    scenario_name, metric = key.split(".")
+    known = available_scenarios()
+    if scenario_name not in known:
+        return f"no scenario named {scenario_name!r}{_suggest(scenario_name, known)}"
+    names = known[scenario_name].metric_names
+    if metric not in names:
+        hint = _suggest(metric, names)
+        return f"{scenario_name} declares no metric {metric!r}{hint} (declared: {', '.join(names)})"
+    return None
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def get_scenario(name: str) -> Scenario:
@@ -96,7 +126,10 @@ def parse_pack(raw: dict[str, Any], path: Path) -> Pack:
     if not isinstance(table, dict) or not table:
         raise fail("scenarios", "at least one [scenarios.NAME] table")
     known = available_scenarios()
-    pack = Pack(name=meta["name"], path=path, description=str(meta.get("description", "")))
+    size = meta.get("seed_properties")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise fail("pack.seed_properties", "a positive integer (properties the stack seeds)", size)
+    pack = Pack(name=meta["name"], path=path, description=str(meta.get("description", "")), seed_properties=size)
     for name, params in table.items():
         if name not in known:
             raise fail(f"scenarios.{name}", f"a known scenario ({', '.join(sorted(known))})")
@@ -119,8 +152,9 @@ def parse_pack(raw: dict[str, Any], path: Path) -> Pack:
     for key, value in targets.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise fail(f"targets.{key}", "a number", value)
-        if key.count(".") != 1:
-            raise fail(f"targets.{key}", "a name of the form scenario.metric")
+        reason = undeclared_reason(key)
+        if reason:
+            raise fail(f"targets.{key}", f"a declared metric (scenario.metric): {reason}")
         pack.targets[key] = float(value)
     return pack
 

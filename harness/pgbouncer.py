@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from harness.postgres import PG_USER, PostgresError, pg_bin_dir
 from harness.processes import Child, ProcessError, ProcessGroup, free_port, wait_for_port
@@ -29,7 +29,7 @@ CONFIG = """\
 listen_addr = 127.0.0.1
 listen_port = {listen_port}
 unix_socket_dir =
-auth_type = trust
+auth_type = scram-sha-256
 auth_file = {auth_file}
 pool_mode = {pool_mode}
 default_pool_size = {pool_size}
@@ -60,6 +60,7 @@ class PgBouncer:
     max_clients: int = 1000
     port: int | None = None
     child: Child | None = None
+    password: str = ""  # the upstream's, which clients also give PgBouncer
 
     def start(self, timeout: float = 30.0) -> None:
         """Write the configuration and start PgBouncer; wait until it listens."""
@@ -71,7 +72,10 @@ class PgBouncer:
         work_dir, user = server_dir(self.work_dir)
         self.port = free_port()
         auth_file = work_dir / "users.txt"
-        auth_file.write_text(f'"{PG_USER}" ""\n')
+        # the upstream superuser's password, in plain text so PgBouncer can log in to the server with SCRAM;
+        # clients log in to PgBouncer with the same password (the file is readable by the server user only)
+        self.password = unquote(where.password or "")
+        auth_file.write_text(f'"{PG_USER}" "{self.password}"\n')
         config = work_dir / "pgbouncer.ini"
         config.write_text(
             CONFIG.format(
@@ -85,6 +89,7 @@ class PgBouncer:
                 admin=PG_USER,
             )
         )
+        auth_file.chmod(0o600)
         if user is not None:
             for path in (auth_file, config):
                 shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
@@ -98,12 +103,15 @@ class PgBouncer:
     def dsn_for(self, database: str) -> str:
         if self.port is None:
             raise PostgresError("PgBouncer is not running")
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return f"postgresql://{PG_USER}{secret}@127.0.0.1:{self.port}/{database}"
 
     def server_connections(self, database: str) -> int:
         """Server connections PgBouncer holds to `database` now (from its admin console, `SHOW POOLS`)."""
-        psql = [str(pg_bin_dir() / "psql"), "-X", "-A", "-F", ",", "-P", "footer=off", self.dsn_for("pgbouncer")]
-        done = subprocess.run([*psql, "-c", "SHOW POOLS"], capture_output=True, text=True, check=False)
+        env = {**os.environ, "PGPASSWORD": self.password}  # never on the command line
+        dsn = f"postgresql://{PG_USER}@127.0.0.1:{self.port}/pgbouncer"
+        psql = [str(pg_bin_dir() / "psql"), "-X", "-A", "-F", ",", "-P", "footer=off", dsn]
+        done = subprocess.run([*psql, "-c", "SHOW POOLS"], env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise PostgresError(f"SHOW POOLS on PgBouncer failed: {done.stderr.strip()}")
         header, *rows = (line.split(",") for line in done.stdout.splitlines())

@@ -5,6 +5,10 @@ listening on 127.0.0.1 only, started as a child of the harness in its own proces
 runs as root, PostgreSQL refuses to run as root, so the server runs as the unprivileged `pgserver` user
 (pgserver's own convention), which is created if missing.
 
+The superuser has a password (scram-sha-256 on loopback TCP, no Unix socket), made when the data directory
+is created and kept beside it (`<data dir>.password`, mode 0600), so another local user cannot connect as
+superuser. The server is stopped with its fast shutdown (SIGINT) and waited for.
+
 The pgserver build has no contrib modules (no pg_stat_statements, no auto_explain): per-query timing is
 measured by the service and by the scenarios themselves.
 """
@@ -12,14 +16,17 @@ measured by the service and by the scenarios themselves.
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from harness.processes import Child, ProcessError, ProcessGroup, free_port, port_in_use, wait_for_port
-from harness.server_user import server_dir, shared_install
+from harness.server_user import ensure_user, server_dir, shared_install
 
 PG_USER = "postgres"
 
@@ -50,13 +57,32 @@ class EmbeddedPostgres:
     settings: dict[str, str] = field(default_factory=dict)
     child: Child | None = None
     name: str = "postgres"  # the process (and log file) name in `group`
+    password: str | None = None  # the superuser's; read from, or made into, `password_file` at start
+
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir.with_name(self.data_dir.name + ".password")
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/postgres"
+        return self.dsn_for("postgres")
 
     def dsn_for(self, database: str) -> str:
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return f"postgresql://{PG_USER}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def _ensure_password(self) -> str:
+        """The superuser's password: given, kept beside the data directory, or made now (and kept)."""
+        if self.password is None and self.password_file.exists():
+            self.password = self.password_file.read_text().strip()
+        if self.password is None:
+            self.password = secrets.token_urlsafe(24)
+        if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.password + "\n")
+        return self.password
 
     def start(self, timeout: float = 60.0) -> None:
         """initdb on first use, then start the server and wait until it accepts connections."""
@@ -65,8 +91,9 @@ class EmbeddedPostgres:
         elif port_in_use(self.port):
             raise PostgresError(f"cannot start PostgreSQL: port 127.0.0.1:{self.port} is already in use")
         data_dir, user = server_dir(self.data_dir)
+        password = self._ensure_password()
         if not (data_dir / "PG_VERSION").exists():
-            self._initdb(data_dir, user)
+            self._initdb(data_dir, user, password)
         argv = [
             str(pg_bin_dir() / "postgres"),
             "-D",
@@ -86,25 +113,37 @@ class EmbeddedPostgres:
         ]
         for key, value in self.settings.items():
             argv += ["-c", f"{key}={value}"]
-        self.child = self.group.start(self.name, argv, user=user)
+        self.child = self.group.start(self.name, argv, user=user, stop_signal=signal.SIGINT)
         try:
             wait_for_port(self.port, timeout=timeout, proc=self.child)
             self._wait_accepting(timeout)
         except ProcessError as exc:
             raise PostgresError(f"embedded PostgreSQL did not start: {exc}") from exc
 
-    def _initdb(self, data_dir: Path, user: str | None) -> None:
-        cmd = [
-            str(pg_bin_dir() / "initdb"),
-            "-D",
-            str(data_dir),
-            "-U",
-            PG_USER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        ]
-        done = subprocess.run(cmd, user=user, capture_output=True, text=True, check=False)
+    def _initdb(self, data_dir: Path, user: str | None, password: str) -> None:
+        # the password reaches initdb in a file only the server user can read, removed right after
+        fd, pwfile = tempfile.mkstemp(prefix="athbench-pw-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password + "\n")
+            if user is not None:
+                uid, gid = ensure_user()
+                os.chown(pwfile, uid, gid)
+            cmd = [
+                str(pg_bin_dir() / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                PG_USER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "--encoding=UTF8",
+                "--no-sync",
+            ]
+            done = subprocess.run(cmd, user=user, capture_output=True, text=True, check=False)
+        finally:
+            os.unlink(pwfile)
         if done.returncode != 0:
             raise PostgresError(f"initdb failed in {data_dir}:\n{done.stderr.strip() or done.stdout.strip()}")
 

@@ -10,7 +10,9 @@ read. Two small asyncio drivers give that:
   up to `concurrency` requests in flight.
 - `open_stream`: a constant arrival rate for a duration (an open model); each request's latency is
   timed from its scheduled start (coordinated-omission corrected), and how late it was sent is kept,
-  so a generator that fell behind is visible (`send_lag_ms`).
+  so a generator that fell behind is visible (`send_lag_ms`). Every scheduled request counts: one due
+  before the stream stopped but never sent (the generator was behind) comes back as a probe with error
+  "unsent", no status, and the time it had waited when the stream stopped as its latency (a lower bound).
 
 Both run in the calling thread's event loop (`asyncio.run` them, or run them in a thread while the
 scenario injects faults) at the modest rates a scenario uses (at most a few hundred requests/s).
@@ -92,7 +94,9 @@ async def open_stream(
     """Requests at `rate_rps` (evenly spaced) for `duration_s` or until `stop` is set; path i is path_for(i).
 
     Requests still in flight at the end are awaited (up to `timeout_s`). When `max_in_flight` requests
-    are outstanding, sends wait; their latency still counts from the scheduled time.
+    are outstanding, sends wait; their latency still counts from the scheduled time. Requests due before
+    the stream stopped that the generator had not sent yet are returned as "unsent" probes (status None,
+    latency = the time they had waited when it stopped, a lower bound), never dropped.
     """
     if rate_rps <= 0 or duration_s <= 0:
         raise ValueError(f"open_stream needs a positive rate and duration, got {rate_rps} req/s, {duration_s} s")
@@ -113,7 +117,12 @@ async def open_stream(
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i, due)))
             i += 1
-        return list(await asyncio.gather(*tasks))
+        ended = time.monotonic()
+        unsent: list[Probe] = []
+        while (due := start + i * gap) < min(ended, start + duration_s):
+            unsent.append(Probe(i, path_for(i), due, ended, ended - due, None, "unsent"))
+            i += 1
+        return [*await asyncio.gather(*tasks), *unsent]
 
 
 def send_lag_ms(probes: Sequence[Probe], q: float) -> float:

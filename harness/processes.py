@@ -1,7 +1,8 @@
 """Child processes the harness starts: each in its own process group, all stopped on exit or signal.
 
-`ProcessGroup` owns a list of children. `stop_all()` sends SIGTERM to each child's process group, waits,
-then SIGKILLs what is left, so a child's own children (postgres backends, uvicorn workers) go too.
+`ProcessGroup` owns a list of children. `stop_all()` sends each child's stop signal (SIGTERM; SIGINT, the
+fast shutdown, for PostgreSQL) to its process group, waits, then SIGKILLs what is left, so a child's own
+children (postgres backends, uvicorn workers) go too.
 `install_signal_handlers()` turns SIGTERM into KeyboardInterrupt so `with` blocks unwind and clean up.
 """
 
@@ -63,10 +64,13 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0, pro
 class Child:
     """One started process with its log file."""
 
-    def __init__(self, name: str, popen: subprocess.Popen[bytes], log_path: Path) -> None:
+    def __init__(
+        self, name: str, popen: subprocess.Popen[bytes], log_path: Path, stop_signal: int = signal.SIGTERM
+    ) -> None:
         self.name = name
         self.popen = popen
         self.log_path = log_path
+        self.stop_signal = stop_signal  # PostgreSQL: SIGINT, its fast shutdown (SIGTERM waits for clients)
 
     @property
     def pid(self) -> int:
@@ -86,7 +90,8 @@ class Child:
         return psutil.Process(self.popen.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the child's process group, then SIGKILL whatever is left after `timeout`."""
+        """Send the stop signal to the child's process group (SIGTERM unless the child was started with
+        another), wait for it, then SIGKILL whatever is left after `timeout`."""
         if self.popen.poll() is not None:
             _kill_group(self.popen.pid, signal.SIGKILL)
             return
@@ -94,7 +99,7 @@ class Child:
             descendants = psutil.Process(self.popen.pid).children(recursive=True)
         except psutil.Error:
             descendants = []
-        _kill_group(self.popen.pid, signal.SIGTERM)
+        _kill_group(self.popen.pid, self.stop_signal)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -127,6 +132,7 @@ class ProcessGroup:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
     ) -> Child:
         """Start `argv` in a new session (own process group), logging stdout and stderr to a file."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +153,7 @@ class ProcessGroup:
             raise ProcessError(f"could not start {name} ({argv[0]}): {exc}") from exc
         finally:
             log.close()
-        child = Child(name, popen, log_path)
+        child = Child(name, popen, log_path, stop_signal)
         self.children.append(child)
         return child
 

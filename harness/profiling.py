@@ -20,11 +20,10 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from harness.tools import find_tool
 from harness.results import ScenarioResult
+from harness.tools import find_tool
 
 DEFAULT_RATE_HZ = 100
 PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + "/"

@@ -3,11 +3,14 @@
 `pg_basebackup -R -X stream` (from pgserver's bin directory) copies the primary's data directory and
 writes `standby.signal` plus `primary_conninfo`; a second server started on that copy is a hot standby
 that streams the primary's WAL. The embedded primary already allows it: `wal_level=replica`, WAL senders
-and `host replication all 127.0.0.1/32 trust` are initdb's defaults.
+and `host replication all 127.0.0.1/32` (scram-sha-256) are initdb's defaults; pg_basebackup gets the
+superuser's password in its environment and writes it into `primary_conninfo` in the standby's data
+directory (mode 0700, the server user's).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,14 +45,19 @@ class EmbeddedReplica:
             f"--pgdata={data_dir}", "--write-recovery-conf", "--wal-method=stream",
             "--checkpoint=fast", "--no-sync",
         ]  # fmt: skip
-        done = subprocess.run(argv, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+        env = {**os.environ, "PGPASSWORD": self.primary.password or ""}  # never on the command line
+        done = subprocess.run(argv, user=user, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise PostgresError(
                 f"pg_basebackup of the primary on port {self.primary.port} failed: {done.stderr.strip()}"
             )
         data_dir.chmod(0o700)
         self.server = EmbeddedPostgres(
-            self.data_dir, self.group, settings=dict(REPLICA_SETTINGS), name="postgres-replica"
+            self.data_dir,
+            self.group,
+            settings=dict(REPLICA_SETTINGS),
+            name="postgres-replica",
+            password=self.primary.password,  # a base backup: the primary's roles and passwords
         )
         self.server.start(timeout)
 

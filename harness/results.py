@@ -15,15 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.stats import bootstrap_ci, median
+from harness.stats import median, median_ci
 
 SCHEMA = "athbench.results"
-SCHEMA_VERSION = 1
-RUN_STATUSES = ("complete", "incomplete", "invalid")
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: bootstrap intervals, recomputed from the samples when read
+RUN_STATUSES = ("complete", "incomplete")
 SCENARIO_STATUSES = ("complete", "incomplete", "invalid", "failed")
 DIRECTIONS = ("lower", "higher", "none")
+BOUNDS = ("exact", "at_least", "at_most")
 
 Better = Literal["lower", "higher", "none"]
+Bound = Literal["exact", "at_least", "at_most"]
 
 
 class ResultsError(ValueError):
@@ -36,27 +39,58 @@ def utc_now() -> str:
 
 @dataclass
 class Metric:
-    """A measured quantity: every sample (one per repetition), n, median and a bootstrap 95 % CI."""
+    """A measured quantity: every sample (one per repetition), n, the median and its 95 % interval.
+
+    ``ci95`` is the distribution-free order-statistic interval of the median (`harness.stats.median_ci`)
+    and ``ci_coverage`` its exact coverage; both are None below n = 6 ("n too small"). ``bound`` says
+    what the figure is: ``exact``, ``at_least`` (a lower bound, e.g. percentiles of a backlogged phase)
+    or ``at_most`` (an upper bound, e.g. a histogram bucket edge).
+    """
 
     unit: str
     better: Better
     samples: list[float]
     n: int
     median: float
-    ci95: tuple[float, float]
+    ci95: tuple[float, float] | None
+    ci_coverage: float | None
+    bound: Bound = "exact"
 
     @classmethod
-    def from_samples(cls, samples: list[float] | tuple[float, ...], unit: str, better: Better = "lower") -> Metric:
+    def from_samples(
+        cls,
+        samples: list[float] | tuple[float, ...],
+        unit: str,
+        better: Better = "lower",
+        bound: Bound = "exact",
+    ) -> Metric:
         values = [float(s) for s in samples if s is not None and math.isfinite(float(s))]
         if not values:
             raise ValueError("a metric needs at least one finite sample")
         if better not in DIRECTIONS:
             raise ValueError(f"better must be one of {DIRECTIONS}, not {better!r}")
-        return cls(unit, better, values, len(values), median(values), bootstrap_ci(values))
+        if bound not in BOUNDS:
+            raise ValueError(f"bound must be one of {BOUNDS}, not {bound!r}")
+        ci = median_ci(values)
+        return cls(
+            unit,
+            better,
+            values,
+            len(values),
+            median(values),
+            None if ci is None else (ci.low, ci.high),
+            None if ci is None else ci.coverage,
+            bound,
+        )
 
     @classmethod
-    def single(cls, value: float, unit: str, better: Better = "lower") -> Metric:
-        return cls.from_samples([value], unit, better)
+    def single(cls, value: float, unit: str, better: Better = "lower", bound: Bound = "exact") -> Metric:
+        return cls.from_samples([value], unit, better, bound)
+
+    @property
+    def n_too_small(self) -> bool:
+        """True below the n where a 95 % interval of the median exists."""
+        return self.ci95 is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,7 +99,9 @@ class Metric:
             "samples": self.samples,
             "n": self.n,
             "median": self.median,
-            "ci95": list(self.ci95),
+            "ci95": None if self.ci95 is None else list(self.ci95),
+            "ci_coverage": self.ci_coverage,
+            "bound": self.bound,
         }
 
 
@@ -228,17 +264,20 @@ def from_dict(raw: Any) -> RunResults:
         raise ResultsError(
             f"schema_version {version} is newer than this athbench understands ({SCHEMA_VERSION}); upgrade athbench"
         )
-    if version < SCHEMA_VERSION:
-        raise ResultsError(f"schema_version {version} is older than supported ({SCHEMA_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise ResultsError(f"schema_version {version} is older than supported ({READABLE_VERSIONS[0]})")
     _require(raw, "", {"run_id": str, "pack": str, "status": str, "scenarios": list})
-    if raw["status"] not in RUN_STATUSES:
-        raise ResultsError(f"status is {raw['status']!r}, expected one of {RUN_STATUSES}")
+    status, status_reason = raw["status"], raw.get("status_reason")
+    if version == 1 and status == "invalid":  # a version-1 run status no athbench wrote; kept as a reason
+        status, status_reason = "incomplete", f"marked invalid (schema 1): {status_reason or 'no reason given'}"
+    if status not in RUN_STATUSES:
+        raise ResultsError(f"status is {status!r}, expected one of {RUN_STATUSES}")
     scenarios = [_scenario(s, f"scenarios[{i}]") for i, s in enumerate(raw["scenarios"])]
     return RunResults(
         run_id=raw["run_id"],
         pack=raw["pack"],
-        status=raw["status"],
-        status_reason=raw.get("status_reason"),
+        status=status,
+        status_reason=status_reason,
         started_at=raw.get("started_at") or "",
         finished_at=raw.get("finished_at"),
         environment=raw.get("environment") or {},
@@ -271,15 +310,7 @@ def _scenario(raw: Any, where: str) -> ScenarioResult:
             raise ResultsError(f"{mw}.samples must be a non-empty list of numbers")
         if m["n"] != len(m["samples"]):
             raise ResultsError(f"{mw}.n is {m['n']} but there are {len(m['samples'])} samples")
-        ci = m.get("ci95") or [m["median"], m["median"]]
-        metrics[key] = Metric(
-            m["unit"],
-            m["better"],
-            [float(x) for x in m["samples"]],
-            m["n"],
-            float(m.get("median", median(m["samples"]))),
-            (float(ci[0]), float(ci[1])),
-        )
+        metrics[key] = _metric(m, mw)
     series = {}
     for key, s in (raw.get("timeseries") or {}).items():
         sw = f"{where}.timeseries.{key}"
@@ -300,6 +331,15 @@ def _scenario(raw: Any, where: str) -> ScenarioResult:
         details=raw.get("details") or {},
         artifacts=raw.get("artifacts") or {},
     )
+
+
+def _metric(m: dict[str, Any], where: str) -> Metric:
+    """A metric entry. Its median and interval are functions of the samples, so they are recomputed:
+    a version-1 file's bootstrap interval is replaced by the order-statistic one (or "n too small")."""
+    bound = m.get("bound", "exact")
+    if bound not in BOUNDS:
+        raise ResultsError(f"{where}.bound is {bound!r}, expected one of {BOUNDS}")
+    return Metric.from_samples(m["samples"], m["unit"], m["better"], bound)
 
 
 def load(path: Path | str):  # -> pandas.DataFrame

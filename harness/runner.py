@@ -62,6 +62,16 @@ def _environment(stack: Stack | None, profiles: Sequence[str]) -> dict[str, Any]
     if stack is not None:
         env["stack"] = stack.describe()
         env["stack_startup_s"] = {k: round(v, 3) for k, v in stack.startup_seconds.items()}
+        from harness.seeded import SeededData
+
+        data = SeededData(stack.postgres_dsn, stack.seed_report)
+        env["database"] = {
+            "properties": data.properties,  # what the scenarios' requests draw from
+            "users": data.users,
+            "seed_properties_requested": stack.config.seed_properties,
+            # the seed's report (with its seconds), None when the database was seeded before this run
+            "seeded_now": stack.seed_report.as_dict() if stack.seed_report is not None else None,
+        }
     return env
 
 
@@ -80,7 +90,10 @@ def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
     current: ScenarioResult | None = None
     try:
         if options.target_url is None:
-            config = StackConfig.from_env(run_dir / "stack", profile=options.profiles[0], **options.stack_config)
+            stack_config = dict(options.stack_config)
+            if pack.seed_properties is not None:
+                stack_config.setdefault("seed_properties", pack.seed_properties)
+            config = StackConfig.from_env(run_dir / "stack", profile=options.profiles[0], **stack_config)
             stack = Stack(config, seed_progress=options.seed_progress)
             stack.start()
         results.environment = _environment(stack, options.profiles)
@@ -151,7 +164,7 @@ def _run_one(
             from harness.profiling import BackgroundProfile
 
             background = BackgroundProfile(stack.service.pid, options.profile_s, ctx.artifacts_dir, f"{name}-{profile}")
-        entry.scenario.run(ctx, dict(entry.params), result)
+        entry.scenario.execute(ctx, dict(entry.params), result)
         if background is not None:
             background.finish(result, run_dir)
     except ScenarioError as exc:

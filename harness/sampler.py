@@ -7,6 +7,15 @@ switches (``/proc/PID/status``), and every 5 s (``uss_interval_s``) USS (``/proc
 private pages; costly for processes with many mappings). Reading /proc directly, one file per process
 per tick, keeps the cost low (psutil only names new processes). It derives CPU %
 of one core per process, per group (a root and its descendants, e.g. ``postgres``) and in total.
+
+CPU of processes that exit is counted. A process' CPU is its own time (utime + stime) plus that of the
+children it has waited for (cutime + cstime, which the kernel adds when a child is reaped, with the
+child's own reaped children). A child that lived and died between two tree refreshes, never sampled,
+thus shows up in its parent's figure at the tick it was reaped. A child that was sampled leaves its last
+sampled total as a credit with its parent, subtracted from the parent's next growth in reaped time, so
+only its unsampled tail is added and nothing is counted twice. A process first seen after the sampler
+started (born in the window) counts its CPU since birth at its first tick; one that existed before counts
+from its first sample.
 Optionally it scrapes Prometheus gauges (e.g. the service's event-loop lag) from a ``/metrics`` URL
 once a second. Linux only.
 
@@ -54,7 +63,10 @@ class _Tracked:
     pid: int
     group: str
     label: str
-    cpu_s: float | None = None
+    parent: int | None = None
+    cpu_s: float | None = None  # own CPU (utime + stime) at the last sample
+    reaped_s: float = 0.0  # CPU of reaped children (cutime + cstime) at the last sample
+    credit_s: float = 0.0  # CPU of exited children already counted, not yet seen in reaped_s
     at: float | None = None
     ctx: int | None = None
     ctx_at: float | None = None
@@ -111,6 +123,8 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, name="athbench-sampler", daemon=True)
         self._cost: dict[str, float] = {}
         self._error: BaseException | None = None
+        self._start_ticks = 0.0  # CLOCK_BOOTTIME at start, in clock ticks (as /proc/PID/stat starttime)
+        self._last_tick: float | None = None
         self.started_epoch: float | None = None  # time.time() at t = 0 of the series
 
     def __enter__(self) -> Sampler:
@@ -148,6 +162,7 @@ class Sampler:
     def _loop(self) -> None:
         start_wall, start_cpu = time.perf_counter(), time.thread_time()
         self.started_epoch = time.time()
+        self._start_ticks = time.clock_gettime(time.CLOCK_BOOTTIME) * _TICKS
         next_tick = start_wall
         last_tree = last_details = last_uss = last_scrape = -1e9
         ticks = 0
@@ -164,6 +179,7 @@ class Sampler:
             if uss:
                 last_uss = now
             self._sample(t, now, details, uss)
+            self._last_tick = now
             if self.metrics_url and now - last_scrape >= 1.0:
                 self._scrape(t)
                 last_scrape = now
@@ -182,11 +198,11 @@ class Sampler:
     def _refresh_tree(self) -> None:
         alive: set[int] = set()
         for group, root in self._roots.items():
-            pending = [root.pid]
+            pending: list[tuple[int, int | None]] = [(root.pid, None)]
             while pending:
-                pid = pending.pop()
+                pid, parent = pending.pop()
                 try:
-                    pending.extend(_children(pid))
+                    pending.extend((child, pid) for child in _children(pid))
                 except (FileNotFoundError, ProcessLookupError):
                     continue
                 alive.add(pid)
@@ -195,30 +211,74 @@ class Sampler:
                         name = (root if pid == root.pid else psutil.Process(pid)).name()
                     except psutil.Error:
                         continue
-                    self._tracked[pid] = _Tracked(pid, group, f"{group}/{name}:{pid}")
-        for pid in list(self._tracked):
-            if pid not in alive:
-                del self._tracked[pid]
+                    tracked = _Tracked(pid, group, f"{group}/{name}:{pid}", parent=parent)
+                    if self._last_tick is not None and self._born_while_sampling(pid):
+                        tracked.cpu_s, tracked.at = 0.0, self._last_tick  # its CPU so far is in the window
+                    self._tracked[pid] = tracked
+        self._forget_all([pid for pid in self._tracked if pid not in alive])
+
+    def _born_while_sampling(self, pid: int) -> bool:
+        try:
+            return _read_start_ticks(pid) >= int(self._start_ticks)
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def _forget_all(self, pids: list[int]) -> None:
+        """Forget exited processes, descendants before their ancestors so that credits pass up the tree."""
+
+        def depth(pid: int) -> int:
+            n, parent = 0, self._tracked[pid].parent
+            while parent is not None and parent in self._tracked and n < 1000:
+                n, parent = n + 1, self._tracked[parent].parent
+            return n
+
+        for pid in sorted(pids, key=depth, reverse=True):
+            self._forget(pid)
+
+    def _forget(self, pid: int) -> None:
+        """Stop tracking an exited process; what was counted of it becomes a credit with its parent."""
+        tracked = self._tracked.pop(pid)
+        parent = self._tracked.get(tracked.parent) if tracked.parent is not None else None
+        if parent is not None and tracked.cpu_s is not None:
+            # with its own exited children's credit: waited for after its last sample, they are in its final
+            # reaped time, which the parent's reaped time receives
+            parent.credit_s += tracked.cpu_s + tracked.reaped_s + tracked.credit_s
 
     def _sample(self, t: float, now: float, details: bool, uss: bool) -> None:
         totals: dict[str, dict[str, float]] = {}
-        for pid, tracked in list(self._tracked.items()):
+        stats: dict[int, tuple[float, float, int, float]] = {}
+        exited: list[int] = []
+        for pid in self._tracked:  # exits first, so their credits reach the parents before these are used
             try:
-                cpu_s, threads, rss_mb = _read_stat(pid)
+                stats[pid] = _read_stat(pid)
+            except (_Gone, FileNotFoundError, ProcessLookupError):
+                exited.append(pid)
+            except PermissionError:
+                continue
+        self._forget_all(exited)
+        for pid, (cpu_s, reaped_s, threads, rss_mb) in stats.items():
+            tracked = self._tracked.get(pid)
+            if tracked is None:
+                continue
+            try:
                 if details:
                     ctx, fds = _read_details(pid)
                 if uss:
                     tracked.details["uss_mb"] = _read_uss_mb(pid)
-            except (_Gone, FileNotFoundError, ProcessLookupError):
-                del self._tracked[pid]
+            except (FileNotFoundError, ProcessLookupError):
+                self._forget(pid)
                 continue
             except PermissionError:
                 continue
             values: dict[str, float] = {"rss_mb": rss_mb, "threads": float(threads)}
             if tracked.at is not None and tracked.cpu_s is not None:
-                values["cpu_percent"] = max(0.0, 100.0 * (cpu_s - tracked.cpu_s) / max(now - tracked.at, 1e-6))
+                grown = max(reaped_s - tracked.reaped_s, 0.0)
+                credited = min(grown, tracked.credit_s)
+                tracked.credit_s -= credited
+                used = cpu_s - tracked.cpu_s + grown - credited
+                values["cpu_percent"] = max(0.0, 100.0 * used / max(now - tracked.at, 1e-6))
                 self._append(f"cpu_percent.{tracked.label}", "%", t, values["cpu_percent"])
-            tracked.cpu_s, tracked.at = cpu_s, now
+            tracked.cpu_s, tracked.reaped_s, tracked.at = cpu_s, reaped_s, now
             self._append(f"rss_mb.{tracked.label}", "MB", t, rss_mb)
             if details:
                 if tracked.ctx is not None and tracked.ctx_at is not None:
@@ -291,16 +351,27 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _read_stat(pid: int) -> tuple[float, int, float]:
-    """CPU seconds (user + system), threads and RSS (MB) from /proc/PID/stat."""
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name: index 0 is field 3 (state)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         data = f.read()
-    fields = data[data.rindex(b")") + 2 :].split()
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def _read_stat(pid: int) -> tuple[float, float, int, float]:
+    """Own CPU seconds (user + system), reaped children's CPU seconds, threads and RSS (MB)."""
+    fields = _stat_fields(pid)
     if fields[0] in (b"Z", b"X"):
         raise _Gone(pid)
-    # after the command: state(3) ... utime(14) stime(15) ... num_threads(20) ... rss(24), 1-based
+    # 1-based: utime(14) stime(15) cutime(16) cstime(17) ... num_threads(20) ... rss(24)
     cpu_s = (int(fields[11]) + int(fields[12])) / _TICKS
-    return cpu_s, int(fields[17]), int(fields[21]) * _PAGE / MB
+    reaped_s = (int(fields[13]) + int(fields[14])) / _TICKS
+    return cpu_s, reaped_s, int(fields[17]), int(fields[21]) * _PAGE / MB
+
+
+def _read_start_ticks(pid: int) -> int:
+    """When the process started, in clock ticks since boot (field 22, starttime)."""
+    return int(_stat_fields(pid)[19])
 
 
 def _read_details(pid: int) -> tuple[int, int]:

@@ -250,7 +250,7 @@ class Stack:
             "profile": self.profile,
             "service_url": self.service_url,
             "upstream_url": self.upstream_url,
-            "postgres": _redact(self.postgres_dsn),
+            "postgres": redact_dsn(self.postgres_dsn),
             "redis": self.redis_url,
             "embedded": {"postgres": self.embedded_postgres is not None, "redis": self.embedded_redis is not None},
             "versions": dict(self.versions),
@@ -271,7 +271,7 @@ def _fresh_dir(parent: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="start-", dir=parent))
 
 
-def _redact(dsn: str) -> str:
+def redact_dsn(dsn: str) -> str:
     """A DSN without its password."""
     from urllib.parse import urlsplit, urlunsplit
 

@@ -149,7 +149,8 @@ def cache_tiers(run: RunResults) -> str | None:
             continue
         values = {label: scenario.metrics[key].median for key, label in tiers if key in scenario.metrics}
         if values:
-            rows.append((profile, values))
+            n = min(scenario.metrics[key].n for key, _ in tiers if key in scenario.metrics)
+            rows.append((f"{profile}, median of n={n}" + (" (n too small for an interval)" if n < 6 else ""), values))
         if "hit_ratio_belady" in scenario.metrics:
             optimum = scenario.metrics["hit_ratio_belady"].median
     if not rows:
@@ -159,7 +160,8 @@ def cache_tiers(run: RunResults) -> str | None:
     width = 0.8 / len(rows)
     for i, (profile, values) in enumerate(rows):
         xs = np.arange(len(labels)) + i * width
-        ax.bar(xs, [values.get(label, 0.0) for label in labels], width, color=_color(profile), label=_label(profile))
+        colour = _color(profile.split(",")[0])
+        ax.bar(xs, [values.get(label, 0.0) for label in labels], width, color=colour, label=_label(profile))
     if optimum is not None:
         ax.axhline(optimum, color="black", ls="--", lw=1, label=f"Belady optimum {optimum:.0%}")
     ax.set_xticks(np.arange(len(labels)) + width * (len(rows) - 1) / 2, labels)
@@ -177,7 +179,8 @@ def _backup_points(details: dict) -> list[dict]:
         return points
     for rep in details.get("repetitions") or []:
         try:
-            mb, seconds = float(rep["raw_bytes"]) / 1e6, float(rep["backup"]["duration_s"])
+            mb = float(rep["raw_bytes"]) / 1e6
+            seconds = float(rep["backup_s"] if "backup_s" in rep else rep["backup"]["duration_s"])  # new, old
         except (KeyError, TypeError, ValueError):
             continue
         if seconds > 0:
@@ -260,15 +263,30 @@ def profile_comparison(assessments: dict[str, Assessment]) -> str | None:
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     width = 0.8 / len(graded)
     for i, (profile, assessment) in enumerate(graded):
-        scores = [assessment.area(k).score for k in keys]
-        lows = [s - assessment.area(k).score_ci[0] for s, k in zip(scores, keys, strict=True)]
-        highs = [assessment.area(k).score_ci[1] - s for s, k in zip(scores, keys, strict=True)]
+        areas = [assessment.area(k) for k in keys]
+        scores = [a.score for a in areas]
+        # an area without an interval (n too small) gets no error bar rather than a zero-width one
+        lows = [a.score - a.score_ci[0] if a.score_ci else 0.0 for a in areas]
+        highs = [a.score_ci[1] - a.score if a.score_ci else 0.0 for a in areas]
         xs = np.arange(len(keys)) + i * width
-        ax.bar(xs, scores, width, yerr=[lows, highs], capsize=2, color=_color(profile), label=_label(profile))
+        bars = ax.bar(xs, scores, width, color=_color(profile), label=_label(profile))
+        with_ci = [j for j, a in enumerate(areas) if a.score_ci]
+        if with_ci:
+            ax.errorbar(
+                xs[with_ci],
+                [scores[j] for j in with_ci],
+                yerr=[[lows[j] for j in with_ci], [highs[j] for j in with_ci]],
+                fmt="none",
+                ecolor="black",
+                capsize=2,
+            )
+        for j, area in enumerate(areas):
+            if area.provisional:
+                bars[j].set_hatch("//")
     ax.set_xticks(np.arange(len(keys)) + width * (len(graded) - 1) / 2, titles, fontsize=7)
     ax.set_ylim(0, 100)
-    ax.set_ylabel("score (95 % CI)")
-    ax.set_title("Baseline vs optimized: area scores")
+    ax.set_ylabel("score (interval where n allows)")
+    ax.set_title("Baseline vs optimized: areas both measured (hatched: provisional, n < 6)")
     ax.legend(fontsize=7)
     return _svg(fig)
 

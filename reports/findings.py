@@ -1,6 +1,7 @@
 """Bottleneck findings derived from a run's metrics and the hot frames its profiles recorded.
 
-Every rule reads only data: metric medians and ``details["hot_frames"]`` (written by
+Every rule reads only data: metric medians (a finding's ``evidence`` names the metrics, and the report
+prints each with its n and interval) and ``details["hot_frames"]`` (written by
 `harness.profiling.hot_frames`), never the profile's name. The blocking-call rule needs both signals:
 event-loop lag measured by a probe, and a frame that held the loop in the profile for a comparable time
 (the code location). Severity follows the score of the worst metric involved.
@@ -172,6 +173,8 @@ def _threshold_rule(
     text = impact.format(
         value=grade.value, good=grade.good, unit=grade.unit, **{k.split(".")[1]: v for k, v in values.items()}
     )
+    if grade.bound != "exact":
+        text += f" ({key.split('.')[1]} is {'at least' if grade.bound == 'at_least' else 'at most'} this figure.)"
     return [Finding(key.split(".")[1], profile, area, title, severity(grade.score), text, fix, locations, values)]
 
 
@@ -231,10 +234,8 @@ def _cpu_hotspots(run: RunResults, profile: str) -> list[Finding]:
 
 
 def find(run: RunResults, assessment: Assessment) -> list[Finding]:
-    """Bottlenecks of one profile, most severe first (none for an invalid run: its figures are not trusted)."""
+    """Bottlenecks of one profile, most severe first (invalid or failed scenarios give none: no figures)."""
     profile = assessment.profile
-    if run.status == "invalid":
-        return []
     found = _blocking_call(run, profile, assessment)
     found += _threshold_rule(
         run,

@@ -3,23 +3,29 @@
 * Estimated gain: the profile regraded with the recommendation's metrics at their targets ("good"
   control point): how many points the area and the overall score would gain.
 * Measured gain: where both profiles ran, the relative change of the claim's metric from baseline to
-  optimized (ratio of medians, bootstrap 95 % CI). The optimized profile applies every fix at once, so
-  a measured change belongs to the profile, not to one fix alone; the report says so.
+  optimized (ratio of medians), with a distribution-free interval of at least 95 % coverage built from
+  the two medians' order-statistic intervals (`harness.stats.median_ratio_ci`; n >= 7 per profile).
+  The optimized profile applies every fix at once, so a measured change belongs to the profile, not to
+  one fix alone; the report says so.
 * Claimed impact: the figure the original assessment promised, and whether the measurement bears it out.
+  A verdict is drawn only from an interval that exists: without one it is "n too small"; a figure that
+  is only a bound on either side gives no verdict; a change in the opposite direction is "not
+  reproduced", never "smaller than claimed".
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from harness.results import Metric, RunResults
+from harness.stats import CONFIDENCE, median_ratio_ci, min_n_for
 from reports.grading import Assessment, grade, lookup_metric
 from reports.rubric import Rubric
 
-ESTIMATE_RESAMPLES = 200  # only the point estimate of a what-if grade is used
+MIN_N_FOR_CHANGE = min_n_for(CONFIDENCE**0.5)  # per profile: two intervals at sqrt(0.95) hold together >= 95 %
+N_TOO_SMALL = "n too small"
 
 
 @dataclass(frozen=True)
@@ -100,15 +106,17 @@ class Gain:
 
 @dataclass
 class Change:
-    """Measured relative change of a metric from baseline to optimized, with a bootstrap 95 % CI."""
+    """Measured relative change of a metric from baseline to optimized, with its interval when one exists."""
 
     metric: str
     unit: str
     baseline: float
     optimized: float
     change: float
-    ci: tuple[float, float]
+    ci: tuple[float, float] | None  # relative change; None: n too small (or a median interval reaches 0)
     n: tuple[int, int]
+    coverage: float | None = None  # a lower bound on the interval's coverage
+    bounds: tuple[str, str] = ("exact", "exact")  # each side's figure: exact / at_least / at_most
 
 
 @dataclass
@@ -128,11 +136,13 @@ class Opportunity:
     target: float
     unit: str
     gain: Gain
+    bound: str = "exact"  # the current value is exact, at least or at most this
 
 
 def with_values(run: RunResults, profile: str, values: dict[str, float]) -> RunResults:
     """A copy of the run with metrics of ``profile`` replaced by single values (what-if grading)."""
-    copied = copy.deepcopy(run)
+    copied = copy.copy(run)  # only metric dicts change: share everything else (timeseries, details)
+    copied.scenarios = [dataclasses.replace(s, metrics=dict(s.metrics)) for s in run.scenarios]
     for key, value in values.items():
         scenario_name, metric_name = key.split(".", 1)
         for scenario in copied.scenarios:
@@ -152,54 +162,51 @@ def estimated_gain(run: RunResults, assessment: Assessment, keys: tuple[str, ...
     before_area = assessment.area(area)
     if not targets:
         return Gain(before_area.score, before_area.score, assessment.score, assessment.score)
-    after = grade(
-        with_values(run, assessment.profile, targets), assessment.profile, rubric, resamples=ESTIMATE_RESAMPLES
-    )
+    after = grade(with_values(run, assessment.profile, targets), assessment.profile, rubric)
     return Gain(before_area.score, after.area(area).score, assessment.score, after.score)
 
 
-def measured_change(run: RunResults, key: str, resamples: int = 2000, seed: int = 0) -> Change | None:
-    """Optimized vs baseline change of metric ``key`` (ratio of medians - 1) with a bootstrap CI."""
+def measured_change(run: RunResults, key: str) -> Change | None:
+    """Optimized vs baseline change of metric ``key`` (ratio of medians - 1), with its interval if it exists."""
     base, _ = lookup_metric(run, key, "baseline")
     opt, _ = lookup_metric(run, key, "optimized")
     if base is None or opt is None or base.median == 0:
         return None
-    rng = np.random.default_rng(seed)
-    b = np.asarray(base.samples, dtype=float)
-    o = np.asarray(opt.samples, dtype=float)
-    b_med = np.median(b[rng.integers(0, b.size, size=(resamples, b.size))], axis=1)
-    o_med = np.median(o[rng.integers(0, o.size, size=(resamples, o.size))], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = o_med / b_med
-    ratios = ratios[np.isfinite(ratios)]
-    low, high = np.quantile(ratios, [0.025, 0.975]) if ratios.size else (np.nan, np.nan)
+    ratio = median_ratio_ci(base.samples, opt.samples)
     return Change(
         key,
         base.unit,
         base.median,
         opt.median,
         opt.median / base.median - 1.0,
-        (float(low) - 1.0, float(high) - 1.0),
+        None if ratio is None else (ratio.low - 1.0, ratio.high - 1.0),
         (base.n, opt.n),
+        None if ratio is None else ratio.coverage,
+        (base.bound, opt.bound),
     )
 
 
 def verdict(change: Change, claimed: float | None) -> str:
-    """Does the measured change bear out the claimed relative change?"""
+    """Does the measured change bear out the claimed relative change? Only an existing interval decides."""
     if claimed is None:
         return "no figure was claimed"
+    if change.bounds != ("exact", "exact"):
+        return "no verdict: a figure is only a bound (at least / at most), so the change is not known"
+    if change.ci is None:
+        return (
+            f"{N_TOO_SMALL}: no 95 % interval of the change (n = {change.n[0]} and {change.n[1]}; "
+            f"{MIN_N_FOR_CHANGE} per profile needed), so no verdict"
+        )
     low, high = change.ci
-    if claimed < 0:
-        if high <= claimed:
-            return "claim met: the measured reduction is at least the claimed one"
-        if low > claimed:
-            return "claim not met: the measured reduction is smaller than claimed"
-    else:
-        if low >= claimed:
-            return "claim met: the measured increase is at least the claimed one"
-        if high < claimed:
-            return "claim not met: the measured increase is smaller than claimed"
-    return "inconclusive: the claimed change lies inside the measured 95 % CI"
+    reduction = claimed < 0
+    if (low > 0) if reduction else (high < 0):
+        return "not reproduced: the change went the other way"
+    word = "reduction" if reduction else "increase"
+    if (high <= claimed) if reduction else (low >= claimed):
+        return f"claim met: the measured {word} is at least the claimed one"
+    if (low > claimed) if reduction else (high < claimed):
+        return f"claim not met: the measured {word} is smaller than claimed"
+    return "inconclusive: the claimed change lies inside the measured 95 % interval"
 
 
 def recommend(run: RunResults, assessments: dict[str, Assessment], rubric: Rubric) -> list[Recommendation]:
@@ -230,7 +237,16 @@ def opportunities(run: RunResults, assessment: Assessment, rubric: Rubric, limit
                 continue
             gain = estimated_gain(run, assessment, (grade_.key,), area.key, rubric)
             found.append(
-                Opportunity(assessment.profile, grade_.key, area.title, grade_.value, grade_.good, grade_.unit, gain)
+                Opportunity(
+                    assessment.profile,
+                    grade_.key,
+                    area.title,
+                    grade_.value,
+                    grade_.good,
+                    grade_.unit,
+                    gain,
+                    grade_.bound,
+                )
             )
     found.sort(key=lambda o: -o.gain.overall_points)
     return found[:limit]

@@ -11,9 +11,18 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from harness.results import RunResults
+from harness.results import Metric, RunResults
+from harness.stats import MIN_N_FOR_CI
 from reports import charts, findings, recommendations
-from reports.grading import Assessment, grade_run, lookup_metric
+from reports.grading import (
+    Assessment,
+    Comparison,
+    MetricGrade,
+    compare,
+    grade_run,
+    lookup_metric,
+    min_n_for_score_interval,
+)
 from reports.rubric import Rubric
 from reports.rubric import load as load_rubric
 
@@ -42,10 +51,21 @@ class Report:
     charts: dict[str, str]
     scalability: list[dict[str, Any]]
     generated_at: str
+    comparison: Comparison | None = None
 
     @property
     def compared(self) -> bool:
         return sum(a.graded for a in self.assessments.values()) >= 2
+
+    @property
+    def provisional(self) -> list[str]:
+        """Graded profiles whose overall grade rests on a metric with n < 6."""
+        return [p for p, a in self.assessments.items() if a.graded and a.provisional]
+
+    def figure(self, profile: str, key: str) -> str:
+        """``scenario.metric`` of ``profile`` as value, bound, interval and n (for a finding's evidence)."""
+        metric, why = lookup_metric(self.run, key, profile)
+        return figure(metric) if metric is not None else f"not measured ({why})"
 
 
 def build(run: RunResults, rubric: Rubric | None = None, *, with_charts: bool = True) -> Report:
@@ -75,6 +95,7 @@ def build(run: RunResults, rubric: Rubric | None = None, *, with_charts: bool = 
         else {},
         scalability=scalability,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        comparison=compare(assessments, rubric),
     )
 
 
@@ -101,6 +122,51 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:+.0%}"
 
 
+BOUND_SIGNS = {"exact": "", "at_least": "≥ ", "at_most": "≤ "}
+
+
+def value_text(value: float | None, unit: str = "", bound: str = "exact") -> str:
+    """A value with its unit, prefixed "≥" when it is only a lower bound and "≤" when an upper bound."""
+    return BOUND_SIGNS.get(bound, "") + fmt(value, unit)
+
+
+def interval_text(m: Metric | MetricGrade, unit: str | None = None) -> str:
+    """The interval and n of a figure: "95 % CI lo–hi, n=7", "n=3, n too small" or "n=8, tied at x"."""
+    unit = m.unit if unit is None else unit
+    if m.ci95 is None:
+        return f"n={m.n}, n too small (< {MIN_N_FOR_CI}) for an interval"
+    low, high = m.ci95
+    if low == high:
+        return f"n={m.n}, no interval: the central repetitions are tied at {fmt(low, unit)}"
+    coverage = f"{m.ci_coverage:.1%}" if m.ci_coverage is not None else "95 %"
+    return f"{coverage} CI {fmt(low, unit)}–{fmt(high, unit)}, n={m.n}"
+
+
+def figure(m: Metric | MetricGrade, unit: str | None = None) -> str:
+    """Median (or the graded value), its bound sign, interval and n in one phrase."""
+    value = m.value if isinstance(m, MetricGrade) else m.median
+    return f"{value_text(value, m.unit if unit is None else unit, m.bound)} ({interval_text(m, unit)})"
+
+
+def score_range(ci: tuple[float, float] | None, coverage: float | None = None) -> str:
+    """A score interval as printed, never of zero width: empty when there is none."""
+    if ci is None:
+        return ""
+    low, high = round(ci[0]), round(ci[1])
+    level = f"≥ {coverage:.0%}" if coverage is not None else "95 %"
+    if low == high:
+        return f"{level} CI within 1 point of {low}"
+    return f"{level} CI {low}–{high}"
+
+
+def grade_words(grade: Any) -> str:
+    """The qualifiers of an area, metric or overall grade: "at best", "at least", "provisional"."""
+    words = [getattr(grade, "qualifier", "")]
+    if getattr(grade, "provisional", False):
+        words.append("provisional")
+    return ", ".join(w for w in words if w)
+
+
 def md_escape(value: Any) -> str:
     """Markdown-safe text: HTML-escaped, table pipes and backticks neutralised, one line."""
     text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -116,7 +182,17 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, percent=percent, md=md_escape)
+    env.filters.update(
+        fmt=fmt,
+        percent=percent,
+        md=md_escape,
+        figure=figure,
+        interval=interval_text,
+        value=value_text,
+        score_range=score_range,
+        grade_words=grade_words,
+    )
+    env.globals.update(MIN_N_FOR_CI=MIN_N_FOR_CI, score_interval_n=min_n_for_score_interval)
     return env
 
 

@@ -96,9 +96,24 @@ def load(path: Path | str | None = None) -> Rubric:
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{file}: not valid TOML: {exc}") from exc
     try:
-        return _parse(raw)
+        rubric = _parse(raw)
+        _check_declared(rubric)
     except RubricError as exc:
         raise RubricError(f"{file}: {exc}") from None
+    return rubric
+
+
+def _check_declared(rubric: Rubric) -> None:
+    """Every metric the rubric names must be declared by its scenario (`Scenario.metrics`): a misspelt
+    name would otherwise make its area silently "not measured"."""
+    from harness.packs import undeclared_reason
+
+    named = [(f"areas.{a.key}.metrics.{r.key}", r.key) for a in rubric.areas for r in a.metrics]
+    named += [(f"caps[{i}].metric", cap.metric) for i, cap in enumerate(rubric.caps)]
+    for where, key in named:
+        reason = undeclared_reason(key)
+        if reason:
+            raise RubricError(f"{where}: not a declared metric: {reason}")
 
 
 def _number(table: dict[str, Any], key: str, where: str) -> float:

@@ -59,13 +59,21 @@ class Curve:
         return 1.0 - value if self.scale == "complement" else value
 
     def score(self, value: float) -> float:
-        """Score in 0..100 (unrounded) of ``value``."""
+        """Score in 0..100 (unrounded) of ``value`` (scalar arithmetic: the same curve as :meth:`scores`)."""
         if not math.isfinite(value):
             raise ScoringError(f"cannot score a non-finite value {value!r}")
-        return float(self.scores(np.asarray([value], dtype=float))[0])
+        x = max(self._transformed(float(value)), 0.0)
+        good, poor = self._transformed(self.good), self._transformed(self.poor)
+        sigma = abs(math.log(poor) - math.log(good)) / Z90
+        lower_is_better = self.direction == "lower" or self.scale == "complement"
+        if x == 0.0:
+            return 100.0 if lower_is_better else 0.0
+        z = (math.log(x) - math.log(poor)) / sigma
+        upper_tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # 1 - Phi(z)
+        return 100.0 * (upper_tail if lower_is_better else 1.0 - upper_tail)
 
     def scores(self, values: np.ndarray) -> np.ndarray:
-        """Vectorised :meth:`score` (used for bootstrap replicates)."""
+        """Vectorised :meth:`score`."""
         x = self._transformed(np.asarray(values, dtype=float))
         good, poor = self._transformed(self.good), self._transformed(self.poor)
         sigma = abs(math.log(poor) - math.log(good)) / Z90

@@ -1,17 +1,23 @@
 """api_latency: p50/p95/p99 of the endpoint mix under an open-model arrival rate (default 500 req/s).
 
-Each repetition is one load phase (`harness.load.run_load`, warm-up excluded) of the standard mix
-(`harness.workload`) against the running service; one sample per repetition. Latencies are timed from
-each request's scheduled start (coordinated-omission corrected) and those are the metrics; the
-uncorrected figures are in details. The service's processes are sampled at 10 Hz alongside
-(`harness.sampler`): `service_cpu_percent` is their CPU in % of one core over the measured window.
-A repetition whose load generator was saturated or fell behind its schedule makes the run invalid. A
-repetition where the *service* did not keep up (every user busy, sends late: `validity.limited_by` is
-`backlog`) stays valid and is reported in `details["overloaded"]`: its percentiles are lower bounds.
-With `pin_cpus` the service gets all CPUs but the last and the generator the last (`harness.phase.pinned`);
-off by default, because on a machine shared with other work pinning starves the service.
+Each repetition is one load phase (warm-up excluded) of the standard mix (`harness.workload`: Zipf over
+every seeded property, user and neighbourhood, with PATCH and POST writes; `zipf_s`, `write_share_patch`,
+`write_share_post` are parameters) against the running service; one sample per repetition.
+`window_hit_ratio` says which path was measured: the share of the window's answers marked
+`X-Cache: HIT` among those marked at all (the POSTs are not cacheable). Latencies are timed from each
+request's scheduled start (coordinated-omission corrected) and those are the metrics; the uncorrected
+figures are in details. The service's processes are
+sampled at 10 Hz alongside: `service_cpu_percent` is their CPU in % of one core over the measured window.
+Validity is the harness's one policy (`scenarios.base`): a repetition whose load generator was saturated
+or late makes the run invalid; one where the *service* did not keep up (backlog) stays valid, is listed in
+`details["overloaded"]`, and its percentiles are recorded as lower bounds ("at least").
+With `pin_cpus` the service gets all CPUs but the last and the generator the last; off by default,
+because on a machine shared with other work pinning starves the service.
 
 details: `per_endpoint` (per kind and repetition: count, error rate, corrected/uncorrected percentiles),
+`hit_ratio` (per repetition), `by_cache` (per repetition: count, p50 and p95 of hits and misses apart,
+overall and per kind), `traffic` (per repetition, `LoadResult.traffic`: what the templates sent - distinct
+ids, hottest-1 % share - and the X-Cache split), `mix` (shares, sources, populations),
 `uncorrected` (overall percentiles per repetition), `service_cpu_wait_percent` (per repetition: time the
 service's threads were runnable but waiting for a CPU, as % of wall time; high values mean the machine
 was contended and latencies include that wait), `spectrum` (percentile spectrum of the last
@@ -24,27 +30,43 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.load.plan import OpenPlan
-from harness.phase import SampledRun, generator_fault, pinned, schedstat_seconds, service_sampler
-from harness.results import Metric, ScenarioResult, TimeSeries
-from harness.workload import by_kind, describe_mix, endpoint_mix, percentile_spectrum, seeded_properties
-from scenarios.base import Scenario, ScenarioContext
-
-if TYPE_CHECKING:
-    from harness.stack import Stack
+from harness.load import EndpointResult, LoadResult, OpenPlan
+from scenarios.base import (
+    MIX_DEFAULTS,
+    MetricSpec,
+    Phase,
+    Scenario,
+    ScenarioContext,
+    ScenarioResult,
+    TimeSeries,
+    by_kind,
+    describe_mix,
+    endpoint_mix,
+    mix_options,
+    percentile_spectrum,
+    phase_seed,
+)
 
 SERVER_ERROR_KINDS = ("http_5xx", "connection_error", "timeout", "other")
-METRICS: dict[str, tuple[str, str]] = {
-    "latency_p50_ms": ("ms", "lower"),
-    "latency_p95_ms": ("ms", "lower"),
-    "latency_p99_ms": ("ms", "lower"),
-    "throughput_rps": ("req/s", "higher"),
-    "error_rate": ("fraction", "lower"),
-    "server_error_rate": ("fraction", "lower"),
-    "service_cpu_percent": ("%", "lower"),
-}
+CORRECTED = "timed from each request's scheduled start (coordinated-omission corrected)"
+METRICS = (
+    MetricSpec("latency_p50_ms", "ms", "lower", "latency", f"median latency of the endpoint mix, {CORRECTED}"),
+    MetricSpec("latency_p95_ms", "ms", "lower", "latency", f"95th percentile latency of the mix, {CORRECTED}"),
+    MetricSpec("latency_p99_ms", "ms", "lower", "latency", f"99th percentile latency of the mix, {CORRECTED}"),
+    MetricSpec("throughput_rps", "req/s", "higher", "latency", "requests completed per second of the window"),
+    MetricSpec("error_rate", "fraction", "lower", "latency", "share of requests that failed (any non-2xx or none)"),
+    MetricSpec("server_error_rate", "fraction", "lower", "latency", "share of requests answered 5xx or not at all"),
+    MetricSpec("service_cpu_percent", "%", "lower", "cpu", "CPU of the service's processes, in % of one core"),
+    MetricSpec(
+        "window_hit_ratio",
+        "fraction",
+        "none",
+        "latency",
+        "share of the window's X-Cache-marked answers that were cache hits: which path the percentiles describe",
+    ),
+)
 
 
 def server_error_rate(errors: dict[str, int], count: int) -> float:
@@ -52,43 +74,60 @@ def server_error_rate(errors: dict[str, int], count: int) -> float:
     return sum(errors.get(kind, 0) for kind in SERVER_ERROR_KINDS) / count if count else 0.0
 
 
-def cpu_wait_seconds(stack: Stack) -> float:
-    """Seconds the service's threads have waited, runnable, for a CPU (0 where schedstat is unavailable)."""
-    wait = 0.0
-    for process in stack.service_processes():
-        try:
-            wait += schedstat_seconds(process.pid)[1]
-        except (OSError, ValueError, IndexError):
-            continue
-    return wait
+def record(ctx: ScenarioContext, phase: Phase) -> None:
+    """One repetition's samples: percentiles (lower bounds when the phase was backlogged), rates, CPU."""
+    overall = phase.load.overall
+    for key in ("p50", "p95", "p99"):
+        ctx.record(f"latency_{key}_ms", phase.latency_ms(key), bound=phase.bound)
+    ctx.record("throughput_rps", overall.throughput_rps)
+    ctx.record("error_rate", overall.error_rate)
+    ctx.record("server_error_rate", server_error_rate(overall.errors, overall.count))
+    ctx.record("service_cpu_percent", phase.mean("cpu_percent.service"))
+    ctx.record("window_hit_ratio", overall.cache_hit_ratio)
 
 
-def publish(result: ScenarioResult, samples: dict[str, list[float]]) -> None:
-    """Metrics from the repetitions so far (called after each one, so an interrupted run keeps them)."""
-    for name, values in samples.items():
-        if values:
-            unit, better = METRICS[name]
-            result.metrics[name] = Metric.from_samples(values, unit=unit, better=better)  # type: ignore[arg-type]
+def cache_split(load: LoadResult) -> dict[str, Any]:
+    """Latency of cache hits and misses apart (X-Cache), overall and per kind: count, p50 and p95."""
+
+    def split(result: EndpointResult) -> dict[str, Any]:
+        return {
+            status: {"count": sub.count, "p50_ms": sub.latency_ms("p50"), "p95_ms": sub.latency_ms("p95")}
+            for status, sub in result.by_cache.items()
+        }
+
+    return {
+        "hit_ratio": load.overall.cache_hit_ratio,
+        "overall": split(load.overall),
+        "by_kind": {name: split(e) for name, e in load.endpoints.items() if e.by_cache},
+    }
+
+
+def keep_details(result: ScenarioResult, phase: Phase, offset: float) -> None:
+    """Per-repetition details and the per-second series, appended (all repetitions back to back)."""
+    load, details = phase.load, result.details
+    details.setdefault("uncorrected", []).append(load.overall.uncorrected)
+    details.setdefault("per_endpoint", []).append(by_kind(load.endpoints, load.duration_s))
+    details.setdefault("hit_ratio", []).append(load.overall.cache_hit_ratio)
+    details.setdefault("by_cache", []).append(cache_split(load))
+    details.setdefault("traffic", []).append(load.traffic())
+    details.setdefault("validity", []).append({"valid": load.valid, "reason": load.invalid_reason, **load.validity})
+    details["spectrum"] = {w: percentile_spectrum(load.overall.histograms[w]) for w in ("corrected", "uncorrected")}
+    throughput = load.timeseries["throughput_rps"]
+    p95 = [float("nan") if v is None else float(v) for v in load.timeseries["latency_p95_ms"]["v"]]
+    t = [offset + s for s in throughput["t"]]
+    for name, unit, values in (("throughput_rps", "req/s", throughput["v"]), ("latency_p95_ms", "ms", p95)):
+        series = result.timeseries.setdefault(name, TimeSeries(unit, [], []))
+        series.t.extend(t)
+        series.v.extend(float(v) for v in values)
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    stack = ctx.require_stack()
-    endpoints = endpoint_mix(seeded_properties(stack), variants=params["variants"], seed=params["seed"])
-    samples: dict[str, list[float]] = {name: [] for name in METRICS}
-    per_endpoint: list[dict[str, Any]] = []
-    uncorrected: list[dict[str, float] | None] = []
-    validity: list[dict[str, Any]] = []
-    throughput_t: list[float] = []
-    throughput_v: list[float] = []
-    p95_v: list[float] = []
-    invalid: list[str] = []
-    overloaded: list[str] = []
+    endpoints = endpoint_mix(
+        ctx.data.properties, users=ctx.data.users, admin_headers=ctx.admin_headers(), **mix_options(params)
+    )
     cpu_wait: list[float] = []
-    offset = 0.0
-    with (
-        pinned(stack.service_processes()[0].pid, params["pin_cpus"]) as affinity,
-        SampledRun(service_sampler(stack)) as sampled,
-    ):
+    with ctx.pinned(params["pin_cpus"]) as affinity, ctx.sampling() as sampled:
+        assert sampled is not None  # the stack's service is always sampled
         for rep in range(params["repetitions"]):
             ctx.log(
                 f"repetition {rep + 1}/{params['repetitions']}: {params['rate']:g} req/s for {params['duration_s']:g} s"
@@ -96,49 +135,18 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
             plan = OpenPlan.constant(
                 params["rate"], params["duration_s"], users=params["users"], arrival="poisson", seed=rep + 1
             )
-            wait0 = cpu_wait_seconds(stack)
-            wall0 = time.perf_counter()
-            load, window = sampled.load(
-                ctx.target_url,
+            wait0, wall0 = ctx.service_cpu_seconds()[1], time.perf_counter()
+            phase = ctx.load_phase(
                 plan,
                 endpoints,
-                ctx.artifacts_dir / f"api_latency-{ctx.profile}-rep{rep + 1}",
+                label=f"repetition {rep + 1}",
                 warmup_s=params["warmup_s"],
                 cpu_affinity=affinity.generator,
+                seed=phase_seed("api_latency", rep),
             )
-            cpu_wait.append(100.0 * (cpu_wait_seconds(stack) - wait0) / (time.perf_counter() - wall0))
-            overall = load.overall
-            validity.append({"valid": load.valid, "reason": load.invalid_reason, **load.validity})
-            fault = generator_fault(load)
-            if fault:
-                invalid.append(f"repetition {rep + 1}: {fault}")
-            elif not load.valid:
-                overloaded.append(f"repetition {rep + 1}: {load.invalid_reason}")
-            for key in ("p50", "p95", "p99"):
-                value = overall.latency_ms(key)
-                if value is not None:
-                    samples[f"latency_{key}_ms"].append(value)
-            samples["throughput_rps"].append(overall.throughput_rps)
-            samples["error_rate"].append(overall.error_rate)
-            samples["server_error_rate"].append(server_error_rate(overall.errors, overall.count))
-            cpu = sampled.mean("cpu_percent.service", window)
-            if cpu is not None:
-                samples["service_cpu_percent"].append(cpu)
-            uncorrected.append(overall.uncorrected)
-            per_endpoint.append(by_kind(load.endpoints, load.duration_s))
-            series = load.timeseries
-            throughput_t.extend(offset + t for t in series["throughput_rps"]["t"])
-            throughput_v.extend(series["throughput_rps"]["v"])
-            p95_v.extend(series["latency_p95_ms"]["v"])
-            offset += params["duration_s"]
-            result.details["spectrum"] = {
-                which: percentile_spectrum(overall.histograms[which]) for which in ("corrected", "uncorrected")
-            }
-            publish(result, samples)
-    result.timeseries["throughput_rps"] = TimeSeries("req/s", throughput_t, [float(v) for v in throughput_v])
-    result.timeseries["latency_p95_ms"] = TimeSeries(
-        "ms", throughput_t, [float("nan") if v is None else float(v) for v in p95_v]
-    )
+            cpu_wait.append(100.0 * (ctx.service_cpu_seconds()[1] - wait0) / (time.perf_counter() - wall0))
+            record(ctx, phase)
+            keep_details(result, phase, rep * params["duration_s"])
     for name, key, unit in (
         ("service_cpu_percent", "cpu_percent.service", "%"),
         ("service_rss_mb", "rss_mb.service", "MB"),
@@ -146,12 +154,9 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         series = sampled.series(key)
         result.timeseries[name] = TimeSeries(unit, list(series["t"]), list(series["v"]))
     result.details.update(
-        mix=describe_mix(params["variants"]),
-        per_endpoint=per_endpoint,
+        mix=describe_mix(endpoints),
         service_cpu_wait_percent=cpu_wait,
-        uncorrected=uncorrected,
-        validity=validity,
-        sampler_cost=sampled.sampler.result().cost,
+        sampler_cost=sampled.cost,
         measured_windows=[[w.start, w.end] for w in sampled.windows],
         load_generator={
             "placement": "same machine as the service",
@@ -161,18 +166,6 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         },
         latency_basis="corrected for coordinated omission (timed from each request's scheduled start)",
     )
-    if overloaded:
-        result.details["overloaded"] = {
-            "reasons": overloaded,
-            "note": (
-                "the service did not keep up with the offered rate (every user busy, sends late or never sent): "
-                "a valid measurement of an overloaded service; the percentiles miss the requests never sent, "
-                "so they are lower bounds"
-            ),
-        }
-    if invalid:
-        result.status = "invalid"
-        result.reason = "; ".join(invalid)
 
 
 SCENARIO = Scenario(
@@ -185,9 +178,9 @@ SCENARIO = Scenario(
         "warmup_s": 3.0,
         "repetitions": 3,
         "users": 200,
-        "variants": 5,
-        "seed": 0,
+        **MIX_DEFAULTS,
         "pin_cpus": False,
     },
     area="latency",
+    metrics=METRICS,
 )

@@ -2,59 +2,94 @@
 
 Each repetition, on the same database:
 
-1. The raw reference: `pg_dump --format=custom --compress=0` to a scratch file, timed here; its size is
-   the raw dump size both profiles' backups are compared with (the baseline's gzip gives no raw size).
+1. The raw reference: `pg_dump --format=custom --compress=0` to a scratch file, timed here, without
+   traffic; its size is the raw dump size both profiles' backups are compared with (the baseline's gzip
+   gives no raw size).
 2. Live traffic: energy-assessment reads at `live_rate_rps` (open model, `harness.probe`, each latency
-   timed from its scheduled start) over a hot set of `live_keys` properties read once beforehand, so
-   the traffic is steady (cache hits: the backup's cost shows as CPU and event-loop contention in the
-   service). After `live_s` of it (the reference window) a backup is started through the admin API
-   (`POST /admin/backups`, so it runs inside the service process like in production) and polled until
-   its manifest appears; the p95 of the reads *scheduled while it ran* is compared with the reference.
-3. The restore drill through the admin API (`POST /admin/backups/{id}/verify`): restore into a
-   scratch database and compare every table's row count and checksum with the manifest.
+   timed from its scheduled start; a request that failed, timed out or was never sent counts at the time
+   it waited, a lower bound) over a hot set of `live_keys` properties read once beforehand, so the traffic is steady
+   (cache hits: the backup's cost shows as CPU and event-loop contention in the service). Under it, two
+   windows in counterbalanced order (A B in even repetitions, B A in odd ones, `settle_s` before each):
+   - quiet: `live_s` seconds without a backup;
+   - backup: backups started through the admin API (`POST /admin/backups`, so they run inside the
+     service process like in production) one after another until `live_s` seconds were spent inside
+     backups (at least one). A request belongs to it when it was *scheduled* between a backup's
+     `started_at` and `finished_at` (the manifest's clock), so the gaps between backups do not count.
+   A small database backs up in a fraction of a second: back-to-back backups give its window as many
+   requests as the quiet one instead of the dozen a single backup would hold.
+3. The restore drill of the window's last backup through the admin API
+   (`POST /admin/backups/{id}/verify`): restore into a scratch database and compare every table's row
+   count and checksum with the manifest. One drill per repetition: a failed drill is a 0 sample.
 
-Metrics: `backup_duration_s` (the manifest's, until fsync), `raw_dump_duration_s`, `backup_time_ratio`
-(backup / raw dump), `compression_ratio` (backup file bytes / raw dump bytes), `backup_throughput_mb_s`
-(raw dump MB, 10^6 bytes, per second of backup), `restore_duration_s` (RTO: restore + verification,
-as the drill measured them), `restore_verified` (1 when every table matched), `live_p95_backup_ratio`.
+`live_p95_backup_ratio` is one sample per repetition: the p95 of its backup window over the p95 of its
+quiet window, taken side by side. A window with fewer than `min_window_requests` requests gives no
+sample ("n too small", `details.live_p95_refused`): a p95 of a few dozen requests is its second largest
+value, which is how two identical runs once gave 1.76 and 2.94. `live_rate_rps * live_s` below
+`min_window_requests` is refused before anything runs. A quiet window whose median latency is over
+`max_quiet_p50_ms` gives no sample either ("overloaded", also listed in `details.overloaded`): the service
+was not keeping up with the traffic even without a backup, and the backlog carried from one window into
+the next makes their ratio meaningless.
+
+Metrics (one sample per repetition): `backup_duration_s` (the manifest's, until fsync; the median of the
+window's backups), `raw_dump_duration_s`, `backup_time_ratio` (backup / raw dump), `compression_ratio`
+(backup file bytes / raw dump bytes), `backup_throughput_mb_s` (raw dump MB, 10^6 bytes, per second of
+backup), `restore_duration_s` (RTO: restore + verification, as the drill measured them; verified drills
+only), `restore_verified` (1 when every table matched, else 0), `live_p95_backup_ratio`.
 
 `database_properties` > 0 backs up a separate database seeded with that many properties (created once
 on the same server and reused, the service restarted onto it, athbench's Redis flushed afterwards);
 0 uses the stack's own database.
-Details: every manifest summary, sample counts of the live windows, the raw dump's bytes.
+Details: every window's request count, seconds, failures, p50 and p95, every backup's summary, the raw
+dump's bytes. Generator validity as everywhere: a median send lag over `lag_tolerance_ms` makes the run
+invalid.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import redis
+import numpy as np
 
-from harness.postgres import pg_bin_dir
-from harness.probe import Probe, latency_percentile_ms, open_stream, replay, send_lag_ms
-from harness.results import Metric, ScenarioResult
-from harness.stack import Stack
-from scenarios._support import ASSESSMENT_PATH, mark_invalid, property_ids
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from scenarios.base import (
+    MetricSpec,
+    Probe,
+    Scenario,
+    ScenarioContext,
+    ScenarioError,
+    ScenarioResult,
+    counterbalanced,
+    open_stream,
+    pg_bin_dir,
+    replay,
+    send_lag_ms,
+)
 from system_under_test.backup.pgtools import with_database
 
+ASSESSMENT_PATH = "/api/v1/properties/{id}/energy-assessment"
 MB = 1_000_000
-MIN_WINDOW_SAMPLES = 20
+WINDOWS = ("quiet", "backup")
 
 DEFAULTS: dict[str, Any] = {
-    "repetitions": 1,
+    "repetitions": 3,
     "database_properties": 0,  # 0: the stack's database
-    "live_rate_rps": 50.0,
-    "live_s": 4.0,
+    "live_rate_rps": 150.0,
+    "live_s": 2.0,
+    "settle_s": 0.5,
+    "min_window_requests": 250,
+    "max_quiet_p50_ms": 100.0,
     "live_keys": 200,
     "backup_timeout_s": 600.0,
     "lag_tolerance_ms": 100.0,
@@ -62,20 +97,20 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _sized_database(stack: Stack, properties: int) -> str:
+def _sized_database(ctx: ScenarioContext, properties: int) -> str:
     """The DSN of a database holding `properties` seeded properties, created and seeded if needed."""
     from system_under_test.data.seed import seed
 
     name = f"athbench_backup_{properties}"
 
     async def prepare() -> str:
-        admin = await asyncpg.connect(stack.postgres_dsn)
+        admin = await asyncpg.connect(ctx.postgres_dsn)
         try:
             if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
                 await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        dsn = with_database(stack.postgres_dsn, name)
+        dsn = with_database(ctx.postgres_dsn, name)
         conn = await asyncpg.connect(dsn)
         try:
             present = 0
@@ -90,14 +125,20 @@ def _sized_database(stack: Stack, properties: int) -> str:
     return asyncio.run(prepare())
 
 
-def _forget_cached(stack: Stack) -> None:
-    """Flush athbench's own Redis: values cached from the sized database must not leak into later runs."""
-    if stack.embedded_redis is not None:
-        client = redis.Redis.from_url(stack.redis_url, socket_timeout=5.0)
+def _property_ids(dsn: str) -> list[int]:
+    """The property ids of the database at `dsn` (the stack's own, or the sized one), ascending."""
+
+    async def fetch() -> list[int]:
+        conn = await asyncpg.connect(dsn)
         try:
-            client.flushdb()
+            return [int(r["id"]) for r in await conn.fetch("SELECT id FROM properties ORDER BY id")]
         finally:
-            client.close()
+            await conn.close()
+
+    ids = asyncio.run(fetch())
+    if not ids:
+        raise ScenarioError("the database has no properties: seed it first")
+    return ids
 
 
 def _raw_dump(dsn: str) -> tuple[float, int]:
@@ -120,14 +161,15 @@ class _Traffic:
         self.probes: list[Probe] = []
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self.streaming = threading.Event()
+        self.streaming = threading.Event()  # set when the stream's first request goes out
 
         def path_for(i: int) -> str:
+            if i == 0:
+                self.streaming.set()
             return ASSESSMENT_PATH.format(id=ids[(i * 7919) % len(ids)])
 
         async def go() -> list[Probe]:
             await replay(base_url, [ASSESSMENT_PATH.format(id=i) for i in ids], concurrency=2)  # warm the caches
-            self.streaming.set()
             return await open_stream(base_url, path_for, rate_rps=rate_rps, duration_s=max_s, stop=self._stop)
 
         self._thread = threading.Thread(target=lambda: self.probes.extend(self._loop.run_until_complete(go())))
@@ -136,19 +178,22 @@ class _Traffic:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=60.0)
+        if self._thread.is_alive():
+            if exc_type is None:  # its requests would silently drop out of both windows
+                raise ScenarioError("the live traffic did not finish within 60 s of being stopped")
+            return
         self._loop.close()
 
 
 def _admin(ctx: ScenarioContext) -> httpx.Client:
-    token = ctx.require_stack().admin_token
-    return httpx.Client(base_url=ctx.target_url, headers={"Authorization": f"Bearer {token}"}, timeout=600.0)
+    return httpx.Client(base_url=ctx.target_url, headers=ctx.admin_headers(), timeout=600.0)
 
 
-def _backup(client: httpx.Client, timeout_s: float) -> tuple[dict[str, Any], float, float]:
-    """Start a backup through the admin API; wait for its manifest. (summary, started, done) monotonic."""
+def _backup(client: httpx.Client, timeout_s: float) -> dict[str, Any]:
+    """Start a backup through the admin API and wait for its manifest; its summary."""
     started = time.monotonic()
     response = client.post("/admin/backups")
     if response.status_code != 202:
@@ -160,7 +205,7 @@ def _backup(client: httpx.Client, timeout_s: float) -> tuple[dict[str, Any], flo
             raise ScenarioError(f"backup {backup_id} failed: {listing['failed'][backup_id]}")
         for summary in listing.get("backups", []):
             if summary["backup_id"] == backup_id and backup_id not in listing.get("running", []):
-                return summary, started, time.monotonic()
+                return dict(summary)
         time.sleep(0.05)
     raise ScenarioError(f"backup {backup_id} did not finish within {timeout_s:g} s")
 
@@ -183,91 +228,200 @@ def _verify(client: httpx.Client, backup_id: str, errors: list[str]) -> tuple[bo
     raise ScenarioError(f"the restore drill could not run: {'; '.join(errors[-2:])}")
 
 
-def _repetition(ctx: ScenarioContext, params: dict[str, Any], dsn: str, ids: list[int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LiveWindow:
+    """The requests of one window: how many, how many failed, their p95 and p50 (every request counts),
+    and the seconds its spans add up to."""
+
+    requests: int
+    failed: int
+    p95_ms: float | None
+    seconds: float
+    p50_ms: float | None = None
+
+    @classmethod
+    def of(cls, probes: Sequence[Probe], spans: Sequence[tuple[float, float]]) -> LiveWindow:
+        """The probes *scheduled* inside any of `spans` (monotonic seconds). A request that failed or timed
+        out counts at the time it waited (a lower bound of its latency), never drops out."""
+        inside = [p for p in probes if any(lo <= p.scheduled < hi for lo, hi in spans)]
+        if not inside:
+            return cls(0, 0, None, sum(hi - lo for lo, hi in spans))
+        p50, p95 = (float(v) for v in np.percentile([p.latency_s * 1000.0 for p in inside], [50, 95]))
+        seconds = sum(hi - lo for lo, hi in spans)
+        return cls(len(inside), sum(1 for p in inside if p.server_error), p95, seconds, p50)
+
+
+def live_ratio(
+    quiet: LiveWindow, during: LiveWindow, min_requests: int, max_quiet_p50_ms: float
+) -> tuple[float | None, str | None]:
+    """(p95 during / p95 quiet, None), or (None, why refused): a window too small or empty, or a quiet window
+    whose median is over `max_quiet_p50_ms` (the service was not keeping up with the traffic even without a
+    backup: a backlog carried between windows makes their ratio meaningless)."""
+    small = [
+        f"{name} window {w.requests}" for name, w in (("quiet", quiet), ("backup", during)) if w.requests < min_requests
+    ]
+    if small:
+        return None, f"n too small: {', '.join(small)} requests (< {min_requests})"
+    if not quiet.p95_ms or during.p95_ms is None:
+        return None, "no latency in the quiet window"
+    if quiet.p50_ms is not None and quiet.p50_ms > max_quiet_p50_ms:
+        return None, f"overloaded: the quiet window's p50 is {quiet.p50_ms:.0f} ms (> {max_quiet_p50_ms:g} ms)"
+    return during.p95_ms / quiet.p95_ms, None
+
+
+def _wall_to_monotonic(iso: str, offset: float) -> float:
+    return datetime.fromisoformat(iso).timestamp() - offset
+
+
+def _clock_offset(readings: int = 5) -> float:
+    """time.time() - time.monotonic(), from the most tightly bracketed of a few readings (a thread switch
+    between two clock reads on a busy machine would shift every backup span by its length)."""
+    best: tuple[float, float] | None = None
+    for _ in range(readings):
+        before = time.monotonic()
+        wall = time.time()
+        after = time.monotonic()
+        if best is None or after - before < best[0]:
+            best = (after - before, wall - (before + after) / 2)
+    assert best is not None
+    return best[1]
+
+
+def clip(spans: Sequence[tuple[float, float]], probes: Sequence[Probe], gap_s: float) -> list[tuple[float, float]]:
+    """`spans` cut to the time the request stream covered (its first to its last scheduled request), so a
+    window's seconds and its requests describe the same stretch of traffic."""
+    if not probes:
+        return []
+    first = min(p.scheduled for p in probes)
+    last = max(p.scheduled for p in probes) + gap_s
+    return [(max(lo, first), min(hi, last)) for lo, hi in spans if min(hi, last) > max(lo, first)]
+
+
+def _backup_window(
+    client: httpx.Client, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
+    """Backups one after another until `live_s` seconds were spent inside them; (summaries, spans)."""
+    offset = _clock_offset()
+    summaries: list[dict[str, Any]] = []
+    spans: list[tuple[float, float]] = []
+    while not summaries or sum(hi - lo for lo, hi in spans) < params["live_s"]:
+        summary = _backup(client, params["backup_timeout_s"])
+        summaries.append(summary)
+        spans.append(
+            (_wall_to_monotonic(summary["started_at"], offset), _wall_to_monotonic(summary["finished_at"], offset))
+        )
+    return summaries, spans
+
+
+def _repetition(
+    ctx: ScenarioContext, params: dict[str, Any], rep: int, order: Sequence[str], dsn: str, ids: list[int]
+) -> dict[str, Any]:
     raw_s, raw_bytes = _raw_dump(dsn)
-    hot = random.Random(params["seed"]).sample(ids, min(params["live_keys"], len(ids)))
+    hot = random.Random(params["seed"] + rep).sample(ids, min(params["live_keys"], len(ids)))
+    quiet_span: tuple[float, float] = (0.0, 0.0)
+    backups: list[dict[str, Any]] = []
+    spans: list[tuple[float, float]] = []
     with _admin(ctx) as client:
         with _Traffic(ctx.target_url, hot, params["live_rate_rps"], params["backup_timeout_s"] + 60.0) as traffic:
             if not traffic.streaming.wait(timeout=120.0):
                 raise ScenarioError("warming the live traffic's hot set took more than 120 s")
-            quiet_from = time.monotonic()
-            time.sleep(params["live_s"])
-            summary, started, done = _backup(client, params["backup_timeout_s"])
-            time.sleep(0.2)
+            for window in order:
+                time.sleep(params["settle_s"])
+                if window == "quiet":
+                    quiet_from = time.monotonic()
+                    time.sleep(params["live_s"])
+                    quiet_span = (quiet_from, time.monotonic())
+                else:
+                    backups, spans = _backup_window(client, params)
         verify_errors: list[str] = []
-        verified, restore_s, verification = _verify(client, summary["backup_id"], verify_errors)
-    quiet = [p for p in traffic.probes if quiet_from <= p.scheduled < started]
-    during = [p for p in traffic.probes if started <= p.scheduled <= done]
+        verified, restore_s, verification = _verify(client, backups[-1]["backup_id"], verify_errors)
+    gap_s = 1.0 / params["live_rate_rps"]
+    quiet = LiveWindow.of(traffic.probes, clip([quiet_span], traffic.probes, gap_s))
+    during = LiveWindow.of(traffic.probes, clip(spans, traffic.probes, gap_s))
+    ratio, refused = live_ratio(quiet, during, params["min_window_requests"], params["max_quiet_p50_ms"])
     return {
+        "order": list(order),
         "raw_dump_s": raw_s,
         "raw_bytes": raw_bytes,
-        "backup": summary,
+        "backups": backups,
+        "backup_s": statistics.median(float(b["duration_s"]) for b in backups),
         "verified": verified,
         "restore_s": restore_s,
         "verification": verification,
         "verify_errors": verify_errors,
-        "p95_quiet_ms": latency_percentile_ms(quiet, 95),
-        "p95_during_ms": latency_percentile_ms(during, 95),
-        "samples_quiet": len(quiet),
-        "samples_during": len(during),
-        "failed_during": sum(1 for p in during if p.status != 200),
+        "quiet": quiet.__dict__,
+        "during_backup": during.__dict__,
+        "live_p95_ratio": ratio,
+        "live_p95_refused": refused,
         "send_lag_p50_ms": send_lag_ms(traffic.probes, 50),
     }
 
 
-def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    stack = ctx.require_stack()
-    dsn = stack.postgres_dsn
-    if params["database_properties"] > 0:
-        dsn = _sized_database(stack, params["database_properties"])
-        ctx.restart_service({"ATHBENCH_POSTGRES_DSN": dsn})
-    try:
-        ids = property_ids(dsn)
-        reps = [_repetition(ctx, params, dsn, ids) for _ in range(params["repetitions"])]
-    finally:
-        if dsn != stack.postgres_dsn:
-            _forget_cached(stack)
-    samples: dict[str, list[float]] = {}
-
-    def add(name: str, value: float | None) -> None:
-        if value is not None:
-            samples.setdefault(name, []).append(value)
-
-    for rep in reps:
-        backup_s = float(rep["backup"]["duration_s"])
-        add("backup_duration_s", backup_s)
-        add("raw_dump_duration_s", rep["raw_dump_s"])
-        add("backup_time_ratio", backup_s / rep["raw_dump_s"])
-        add("compression_ratio", rep["backup"]["bytes_compressed"] / rep["raw_bytes"])
-        add("backup_throughput_mb_s", rep["raw_bytes"] / MB / backup_s)
-        add("restore_duration_s", rep["restore_s"] if rep["verified"] else None)
-        add("restore_verified", 1.0 if rep["verified"] else 0.0)
-        if rep["p95_quiet_ms"] and rep["p95_during_ms"] is not None:
-            add("live_p95_backup_ratio", rep["p95_during_ms"] / rep["p95_quiet_ms"])
-    units = {
-        "backup_duration_s": ("s", "lower"),
-        "raw_dump_duration_s": ("s", "none"),
-        "backup_time_ratio": ("ratio", "lower"),
-        "compression_ratio": ("ratio", "lower"),
-        "backup_throughput_mb_s": ("MB/s", "higher"),
-        "restore_duration_s": ("s", "lower"),
-        "restore_verified": ("bool", "higher"),
-        "live_p95_backup_ratio": ("ratio", "lower"),
+def _samples(rep: dict[str, Any]) -> dict[str, float | None]:
+    """One repetition's sample of every metric (None: no sample)."""
+    backup_s = rep["backup_s"]
+    return {
+        "backup_duration_s": backup_s,
+        "raw_dump_duration_s": rep["raw_dump_s"],
+        "backup_time_ratio": backup_s / rep["raw_dump_s"],
+        "compression_ratio": rep["backups"][-1]["bytes_compressed"] / rep["raw_bytes"],
+        "backup_throughput_mb_s": rep["raw_bytes"] / MB / backup_s,
+        "restore_duration_s": rep["restore_s"] if rep["verified"] else None,
+        "restore_verified": 1.0 if rep["verified"] else 0.0,
+        "live_p95_backup_ratio": rep["live_p95_ratio"],
     }
-    for name, values in samples.items():
-        unit, better = units[name]
-        result.metrics[name] = Metric.from_samples(values, unit=unit, better=better)
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    planned = params["live_rate_rps"] * params["live_s"]
+    if planned < params["min_window_requests"]:
+        raise ScenarioError(
+            f"n too small: live_rate_rps x live_s = {planned:g} requests per window, "
+            f"below min_window_requests = {params['min_window_requests']}"
+        )
+    if params["repetitions"] < 1:
+        raise ScenarioError("repetitions must be at least 1")
+
+
+def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
+    _check_params(params)
+    dsn = ctx.postgres_dsn
+    if params["database_properties"] > 0:
+        dsn = _sized_database(ctx, params["database_properties"])
+        ctx.restart_service(env={"ATHBENCH_POSTGRES_DSN": dsn})
+    reps: list[dict[str, Any]] = []
+    try:
+        ids = _property_ids(dsn)
+        orders: dict[int, list[str]] = {}
+        for rep, window in counterbalanced(WINDOWS, params["repetitions"]):
+            orders.setdefault(rep, []).append(window)
+        for rep, order in orders.items():
+            reps.append(_repetition(ctx, params, rep, order, dsn, ids))
+            for name, value in _samples(reps[-1]).items():
+                ctx.record(name, value)  # published at once: an interrupted run keeps every repetition so far
+    finally:
+        if dsn != ctx.postgres_dsn:
+            ctx.flush_redis()  # values cached from the sized database must not leak into later runs
     worst_lag = max(r["send_lag_p50_ms"] for r in reps)
     if worst_lag > params["lag_tolerance_ms"]:
-        mark_invalid(result, f"traffic generator fell behind: requests sent {worst_lag:.0f} ms late at the median")
-    few = [r["samples_during"] for r in reps if r["samples_during"] < MIN_WINDOW_SAMPLES]
+        ctx.invalidate(
+            f"traffic generator fell behind: requests sent {worst_lag:.0f} ms late at the median "
+            f"(tolerance {params['lag_tolerance_ms']:g} ms)"
+        )
+    overloaded = [r["live_p95_refused"] for r in reps if (r["live_p95_refused"] or "").startswith("overloaded")]
+    if overloaded:
+        result.details["overloaded"] = {"reasons": overloaded, "note": "no live_p95_backup_ratio from these windows"}
     result.details.update(
         {
             "database": dsn.rsplit("/", 1)[-1],
             "properties": len(ids),
-            "raw_reference": "pg_dump --format=custom --compress=0, same database, same run",
+            "raw_reference": "pg_dump --format=custom --compress=0, same database, same run, no traffic",
             "live_endpoint": ASSESSMENT_PATH,
-            "few_samples_during_backup": few,
+            "live_p95_refused": [r["live_p95_refused"] for r in reps if r["live_p95_refused"]],
+            "window_requests": {
+                "quiet": [r["quiet"]["requests"] for r in reps],
+                "backup": [r["during_backup"]["requests"] for r in reps],
+            },
             "repetitions": reps,
         }
     )
@@ -279,4 +433,30 @@ SCENARIO = Scenario(
     run=run,
     defaults=DEFAULTS,
     area="backup",
+    metrics=(
+        MetricSpec(
+            "backup_duration_s", "s", "lower", "backup", "wall time of one service backup under live traffic (median)"
+        ),
+        MetricSpec(
+            "raw_dump_duration_s",
+            "s",
+            "none",
+            "backup",
+            "wall time of an uncompressed pg_dump of the same database (reference)",
+        ),
+        MetricSpec("backup_time_ratio", "ratio", "lower", "backup", "backup duration divided by the raw dump's"),
+        MetricSpec("compression_ratio", "ratio", "lower", "backup", "compressed bytes divided by raw bytes"),
+        MetricSpec("backup_throughput_mb_s", "MB/s", "higher", "io", "raw megabytes backed up per second"),
+        MetricSpec("restore_duration_s", "s", "lower", "backup", "wall time of a restore drill (RTO)"),
+        MetricSpec(
+            "restore_verified", "bool", "higher", "backup", "1 when the restored database matched the source, else 0"
+        ),
+        MetricSpec(
+            "live_p95_backup_ratio",
+            "ratio",
+            "lower",
+            "io",
+            "p95 of live reads scheduled while backups ran over the p95 of a quiet window beside it",
+        ),
+    ),
 )

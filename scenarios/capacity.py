@@ -2,237 +2,190 @@
 
 Per repetition:
 
-1. *Step-up* (open model): one load phase whose arrival rate steps geometrically from `start_rps` by
-   `step_factor` up to `max_rps`, `step_s` seconds per step. From the phase's per-second series each step
-   gets its throughput, its p95 (the largest per-second p95 inside the step, coordinated-omission
-   corrected), its error fraction and the generator's CPU. A step passes when p95 <= `slo_p95_ms`, the
-   error fraction <= `error_budget` and throughput >= `keep_up` x the offered rate; the first failing step
-   ends the search (later steps inherit its backlog). `max_sustainable_rps` is the offered rate of the
-   last passing step. A step that fails because the *generator* was saturated (CPU >= `generator_cpu_limit`)
-   marks the figure as a lower bound (`limited_by = "load generator"`), not as the service's limit.
-2. The same step-up against the trivial `/_test/ping` endpoint of the same service process:
-   `max_rps_ratio_to_trivial` = mix / trivial. The endpoint needs the test knobs: if it does not answer,
-   the service is restarted with `ATHBENCH_TEST_KNOBS=1` before anything is measured (`details["test_knobs"]`).
+1. *Capacity search* (`harness.capacity_search`, open model): one load phase per step at a constant rate,
+   each long enough for its p95 to hold `min_requests` requests (after `step_warmup_s` of warm-up at the
+   same rate). A coarse ramp from `start_rps` by `ramp_factor` brackets the limit, bisection narrows the
+   bracket to `resolution` (relative), and a step `confirm_factor` times longer confirms the found rate.
+   A step passes when its corrected p95 <= `slo_p95_ms`, its error rate <= `error_budget`, it answered
+   >= `keep_up` x the offered rate, and its phase was neither backlogged nor limited by the load generator.
+   `max_sustainable_rps` is the confirmed rate; when the search ended at the load generator or at
+   `max_rps`, it is recorded as a lower bound ("at least"). Every phase goes through the context's one
+   validity policy (`ctx.load_phase`): a step whose generator was at fault also makes the run invalid.
+2. The same search against the trivial `/_test/ping` endpoint of the same service process, at the coarser
+   `trivial_resolution`, its ramp starting at the mix's rate: `max_rps_ratio_to_trivial` = mix / trivial.
+   The endpoint needs the test knobs: if it does not answer, the service is restarted with
+   `ATHBENCH_TEST_KNOBS=1` before anything is measured.
 3. *Closed-model levels*: throughput of the mix at each of `concurrency_levels` users (one phase per
    level), fitted with the Universal Scalability Law (`harness.usl`): `usl_sigma`, `usl_kappa`,
    `usl_peak_concurrency` (omitted, with a note, when kappa ~ 0: no peak inside or near the measured range).
-   A level whose load generator was at fault (saturated, short of CPU) is kept in `details["levels"]` with
-   its `generator_fault` but left out of the fits; with fewer than 4 usable levels there is no USL metric.
+   A level whose load generator was at fault is kept in `details["levels"]` with its `generator_fault` but
+   left out of the fits; with fewer than 4 usable levels there is no USL metric. The pooled fit's intervals
+   (`details["usl"]["ci95"]`) are refused when the levels have too few degrees of freedom (`ci_note`).
 
 `properties_assessed_per_hour`: energy assessments answered per hour while the service carries the whole
-mix at the max sustainable rate (their share of the step-up's answered requests x that rate x 3600).
+mix at the max sustainable rate (their share of the confirming step's answered requests x that rate x 3600).
 
-details: `steps` and `trivial_steps` (per step), `levels` (N, throughput, p95, errors), `usl` (pooled
-fit with bootstrap CIs, fitted curve points for the chart), `limited_by` / `trivial_limited_by` (what
-ended each search: `service`, `load generator` or `max_rps reached`; when the trivial search did not end
-at the service, `ratio_note` says the ratio is an upper bound), `mix`, `test_knobs`, `affinity`.
+details: `searches` and `trivial_searches` (per repetition: rate, limited_by, lower_bound and every step
+with its stage, rate, duration, requests, p95, errors, pass/fail and why), `levels` (N, throughput, p95,
+errors, X-Cache hit ratio), `hit_ratio` (per repetition, per search step of the mix: the share of its
+X-Cache-marked answers that were hits; the last is the confirming step's), `traffic` (the confirming
+step's `LoadResult.traffic`: distinct ids sent, hottest-1 % share, hits and misses apart), `usl` (pooled
+fit with bootstrap CIs when it has the degrees of freedom, fitted curve points for the chart),
+`ratio_note` (when the trivial search did not end at the service), `mix` (the standard mix: Zipf over
+every seeded row, with writes; `harness.workload`), `test_knobs`, `affinity`.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Any
 
-from harness.load.endpoints import Endpoint
-from harness.load.plan import ClosedPlan, OpenPlan
-from harness.load.result import LoadResult
-from harness.phase import generator_fault, pinned
-from harness.results import Metric, ScenarioResult
-from harness.usl import UslError, fit_usl
-from harness.workload import TRIVIAL, by_kind, describe_mix, endpoint_mix, seeded_properties
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+import httpx
 
-LOWER_STEPS = 3
+from harness.load import ClosedPlan, Endpoint, LoadResult, OpenPlan
+from scenarios.base import (
+    MIX_DEFAULTS,
+    TRIVIAL,
+    MetricSpec,
+    Scenario,
+    ScenarioContext,
+    ScenarioError,
+    ScenarioResult,
+    SearchConfig,
+    SearchResult,
+    StepOutcome,
+    UslError,
+    by_kind,
+    describe_mix,
+    endpoint_mix,
+    fit_usl,
+    mix_options,
+    phase_seed,
+    search,
+)
 
-
-def step_rates(start_rps: float, factor: float, max_rps: float) -> list[float]:
-    """Geometric steps start, start*factor, ... while <= max_rps (rounded to whole req/s)."""
-    if start_rps <= 0 or factor <= 1 or max_rps < start_rps:
-        raise ScenarioError(
-            f"capacity steps need start_rps > 0, step_factor > 1, max_rps >= start_rps; "
-            f"got {start_rps:g}, {factor:g}, {max_rps:g}"
-        )
-    rates = []
-    rate = start_rps
-    while rate <= max_rps * (1 + 1e-9):
-        rates.append(float(round(rate)))
-        rate *= factor
-    return rates
-
-
-def evaluate_steps(load: LoadResult, rates: list[float], step_s: int, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Judge each step of a step-up phase from its per-second series; stop after the first failure."""
-    series = load.timeseries
-    per_second = {
-        int(t): (count, errors, p95)
-        for t, count, errors, p95 in zip(
-            series["throughput_rps"]["t"],
-            series["throughput_rps"]["v"],
-            series["errors_per_s"]["v"],
-            series["latency_p95_ms"]["v"],
-            strict=True,
-        )
-    }
-    cpu_key = next((k for k in series if k.startswith("generator_cpu_percent_")), None)
-    cpu = dict(zip(series[cpu_key]["t"], series[cpu_key]["v"], strict=True)) if cpu_key else {}
-    steps: list[dict[str, Any]] = []
-    for k, rate in enumerate(rates):
-        seconds = range(k * step_s, (k + 1) * step_s)
-        answered = sum(per_second.get(s, (0, 0, None))[0] for s in seconds)
-        errors = sum(per_second.get(s, (0, 0, None))[1] for s in seconds)
-        p95s = [per_second[s][2] for s in seconds if s in per_second and per_second[s][2] is not None]
-        cpus = [v for t, v in cpu.items() if k * step_s < t <= (k + 1) * step_s]
-        step = {
-            "offered_rps": rate,
-            "throughput_rps": answered / step_s,
-            "p95_ms": max(p95s) if p95s else None,
-            "error_fraction": errors / answered if answered else 1.0,
-            "generator_cpu_percent": statistics.fmean(cpus) if cpus else None,
-        }
-        reasons = []
-        if step["p95_ms"] is None or step["p95_ms"] > params["slo_p95_ms"]:
-            reasons.append(f"p95 {step['p95_ms']} ms > SLO {params['slo_p95_ms']:g} ms")
-        if step["error_fraction"] > params["error_budget"]:
-            reasons.append(f"errors {step['error_fraction']:.2%} > budget {params['error_budget']:.2%}")
-        if step["throughput_rps"] < params["keep_up"] * rate:
-            reasons.append(f"answered {step['throughput_rps']:.0f} of {rate:g} req/s offered")
-        generator_busy = step["generator_cpu_percent"] is not None and (
-            step["generator_cpu_percent"] >= params["generator_cpu_limit"]
-        )
-        step["passed"] = not reasons
-        step["reasons"] = reasons
-        step["limited_by"] = None if not reasons else "load generator" if generator_busy else "service"
-        steps.append(step)
-        if reasons:
-            break
-    return steps
+SEARCH_KEYS = (
+    "slo_p95_ms",
+    "error_budget",
+    "keep_up",
+    "start_rps",
+    "max_rps",
+    "min_rps",
+    "ramp_factor",
+    "resolution",
+    "min_requests",
+    "min_step_s",
+    "max_step_s",
+    "confirm_factor",
+    "confirmations",
+)
 
 
-def sustainable(steps: list[dict[str, Any]]) -> tuple[float | None, str]:
-    """Offered rate of the last passing step and what ended the search."""
-    passed = [s for s in steps if s["passed"]]
-    failed = [s for s in steps if not s["passed"]]
-    limited_by = failed[0]["limited_by"] if failed else "max_rps reached"
-    return (passed[-1]["offered_rps"] if passed else None), limited_by
+def search_config(params: dict[str, Any], trivial: bool = False, start_rps: float | None = None) -> SearchConfig:
+    """The search's configuration from the scenario's parameters (the trivial search at its own resolution,
+    its ramp starting at the mix's sustainable rate when there is one: the trivial endpoint sustains more)."""
+    values = {key: params[key] for key in SEARCH_KEYS}
+    if trivial:
+        values["resolution"] = params["trivial_resolution"]
+    if start_rps is not None:
+        values["start_rps"] = min(max(start_rps, params["min_rps"]), params["max_rps"])
+    try:
+        return SearchConfig(**values)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from exc
 
 
-def step_up(
-    ctx: ScenarioContext, params: dict[str, Any], endpoints: list[Endpoint], label: str, rep: int, cpus: Any
-) -> tuple[list[dict[str, Any]], list[LoadResult]]:
-    """The step-up in phases of `steps_per_phase` steps, until a step fails or the rates run out.
+def step_outcome(load: LoadResult, rate_rps: float) -> StepOutcome:
+    """What a constant-rate open-model phase says about its step (p95 corrected for coordinated omission)."""
+    overall = load.overall
+    limited_by = load.validity.get("limited_by")
+    return StepOutcome(
+        offered_rps=rate_rps,
+        duration_s=load.duration_s,
+        requests=overall.count,
+        p95_ms=overall.latency_ms("p95"),
+        error_rate=overall.error_rate,
+        throughput_rps=(overall.count - overall.error_count) / load.duration_s,
+        backlogged=limited_by == "backlog" or bool(getattr(load, "lower_bound", False)),
+        generator_limited=limited_by == "generator",
+        note=load.invalid_reason,
+    )
 
-    If the very first step fails, `LOWER_STEPS` steps below `start_rps` (same factor) are tried once, so a
-    slow profile still gets a sustainable rate rather than none.
-    """
-    rates = step_rates(params["start_rps"], params["step_factor"], params["max_rps"])
-    steps, loads = _phases(ctx, params, endpoints, label, rep, cpus, rates)
-    if not steps[0]["passed"]:
-        lower = [params["start_rps"] / params["step_factor"] ** k for k in range(LOWER_STEPS, 0, -1)]
-        low_steps, low_loads = _phases(ctx, params, endpoints, label, rep, cpus, [float(round(r)) for r in lower])
-        steps, loads = low_steps + steps, low_loads + loads
-        steps = steps[: next((i + 1 for i, step in enumerate(steps) if not step["passed"]), len(steps))]
-    return steps, loads
 
-
-def _phases(
+def capacity_search(
     ctx: ScenarioContext,
     params: dict[str, Any],
     endpoints: list[Endpoint],
     label: str,
     rep: int,
     cpus: Any,
-    rates: list[float],
-) -> tuple[list[dict[str, Any]], list[LoadResult]]:
-    step_s = int(params["step_s"])
-    per_phase = max(1, params["steps_per_phase"])
-    steps: list[dict[str, Any]] = []
+    trivial: bool = False,
+    start_rps: float | None = None,
+) -> tuple[SearchResult, list[LoadResult]]:
+    """Search the sustainable rate of `endpoints`, one load phase per step; also return each step's load."""
     loads: list[LoadResult] = []
-    for first in range(0, len(rates), per_phase):
-        chunk = rates[first : first + per_phase]
-        ctx.log(f"{label} step-up: {', '.join(f'{r:g}' for r in chunk)} req/s, {step_s} s each")
-        plan = OpenPlan.stepped([(r, float(step_s)) for r in chunk], users=params["users"], seed=rep + 1)
-        name = f"capacity-{ctx.profile}-{label}-rep{rep + 1}-from{chunk[0]:g}"
-        load = _load(ctx, plan, endpoints, name, params["step_warmup_s"], cpus)
-        loads.append(load)
-        steps.extend(evaluate_steps(load, chunk, step_s, params))
-        if not steps[-1]["passed"]:
-            break
-    return steps, loads
 
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        plan = OpenPlan.constant(rate, duration_s, users=params["users"], seed=rep + 1)
+        phase = ctx.load_phase(
+            plan,
+            endpoints,
+            label=f"{label}-rep{rep + 1}-step{len(loads) + 1}-{rate:.0f}rps",
+            warmup_s=params["step_warmup_s"],
+            drain_s=2.0,
+            cpu_limit_percent=params["generator_cpu_limit"],
+            cpu_affinity=cpus,
+            seed=phase_seed("capacity", label, rep, len(loads)),
+        )
+        loads.append(phase.load)
+        outcome = step_outcome(phase.load, rate)
+        p95 = "-" if outcome.p95_ms is None else f"{outcome.p95_ms:.0f} ms"
+        ctx.log(f"{label} {rate:.0f} req/s for {duration_s:.1f} s: p95 {p95}, {outcome.requests} requests")
+        return outcome
 
-def _load(
-    ctx: ScenarioContext, plan: ClosedPlan | OpenPlan, endpoints: list[Endpoint], name: str, warmup_s: float, cpus: Any
-) -> LoadResult:
-    from harness.load.runner import run_load
-
-    return run_load(
-        ctx.target_url,
-        plan,
-        endpoints=endpoints,
-        warmup_s=warmup_s,
-        drain_s=2.0,
-        cpu_affinity=cpus,
-        work_dir=ctx.artifacts_dir / name,
-    )
+    found = search(measure, search_config(params, trivial, start_rps))
+    ctx.log(f"{label}: {found.rate_rps} req/s ({found.limited_by}, {len(found.steps)} steps)")
+    return found, loads
 
 
 def concurrency_levels(
     ctx: ScenarioContext, params: dict[str, Any], endpoints: list[Endpoint], rep: int, cpus: Any
 ) -> list[dict[str, Any]]:
+    """Closed-model throughput of the mix at each concurrency level (uncorrected latency: no schedule)."""
     levels = []
     for users in params["concurrency_levels"]:
         plan = ClosedPlan(users=int(users), duration_s=params["level_s"])
-        load = _load(ctx, plan, endpoints, f"capacity-{ctx.profile}-closed{users}-rep{rep + 1}", 0.5, cpus)
-        overall = load.overall
-        levels.append(
-            {
-                "users": int(users),
-                "throughput_rps": (overall.count - overall.error_count) / load.duration_s,
-                "p95_ms": overall.latency_ms("p95"),
-                "error_rate": overall.error_rate,
-                "generator_fault": generator_fault(load),
-            }
+        phase = ctx.load_phase(
+            plan,
+            endpoints,
+            label=f"closed{users}-rep{rep + 1}",
+            warmup_s=0.5,
+            drain_s=2.0,
+            cpu_limit_percent=params["generator_cpu_limit"],
+            cpu_affinity=cpus,
+            seed=phase_seed("capacity", "closed", rep, users),
         )
+        point = phase.point(users=int(users), hit_ratio=phase.load.overall.cache_hit_ratio)
+        levels.append({**point, "generator_fault": phase.fault})
     ctx.log("closed levels: " + ", ".join(f"N={lv['users']}: {lv['throughput_rps']:.0f}/s" for lv in levels))
     return levels
 
 
 def ensure_trivial_endpoint(ctx: ScenarioContext) -> str:
     """Make sure `/_test/ping` answers: restart the service with the test knobs on if it does not."""
-    import httpx
-
     try:
         if httpx.get(f"{ctx.target_url}{TRIVIAL.path}", timeout=5.0).status_code == 200:
             return "already enabled"
     except httpx.HTTPError:
         pass
     ctx.log("restarting the service with ATHBENCH_TEST_KNOBS=1 for the trivial reference endpoint")
-    ctx.restart_service(extra_env={"ATHBENCH_TEST_KNOBS": "1"})
+    ctx.restart_service(env={"ATHBENCH_TEST_KNOBS": "1"})
     response = httpx.get(f"{ctx.target_url}{TRIVIAL.path}", timeout=5.0)
     if response.status_code != 200:
         raise ScenarioError(
             f"the trivial endpoint {TRIVIAL.path} answers {response.status_code} even with test knobs on"
         )
     return "service restarted with ATHBENCH_TEST_KNOBS=1 (mix and trivial measured on that same process)"
-
-
-METRICS: dict[str, tuple[str, str]] = {
-    "max_sustainable_rps": ("req/s", "higher"),
-    "max_rps_ratio_to_trivial": ("ratio", "higher"),
-    "usl_sigma": ("fraction", "lower"),
-    "usl_kappa": ("fraction", "lower"),
-    "usl_peak_concurrency": ("users", "higher"),
-    "properties_assessed_per_hour": ("1/h", "higher"),
-}
-
-
-def publish(result: ScenarioResult, samples: dict[str, list[float]]) -> None:
-    """Metrics from the repetitions so far (called after each one, so an interrupted run keeps them)."""
-    for name, values in samples.items():
-        if values:
-            unit, better = METRICS[name]
-            result.metrics[name] = Metric.from_samples(values, unit=unit, better=better)  # type: ignore[arg-type]
 
 
 def energy_share(load: LoadResult) -> float:
@@ -243,57 +196,64 @@ def energy_share(load: LoadResult) -> float:
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    if int(params["step_s"]) != params["step_s"] or params["step_s"] < 1:
-        raise ScenarioError(f"capacity step_s must be a whole number of seconds >= 1, got {params['step_s']}")
+    search_config(params)  # a bad search configuration fails before anything is started
+    search_config(params, trivial=True)
     if len(set(params["concurrency_levels"])) < 4:
         raise ScenarioError("capacity needs at least 4 distinct concurrency_levels for the USL fit")
-    stack = ctx.require_stack()
     details = result.details
     details["test_knobs"] = ensure_trivial_endpoint(ctx)
-    details["mix"] = describe_mix(params["variants"])
-    mix = endpoint_mix(seeded_properties(stack), variants=params["variants"], seed=params["seed"])
-    samples: dict[str, list[float]] = {name: [] for name in METRICS}
-    for key in ("steps", "trivial_steps", "levels", "limited_by", "trivial_limited_by", "usl_errors"):
+    mix = endpoint_mix(
+        ctx.data.properties, users=ctx.data.users, admin_headers=ctx.admin_headers(), **mix_options(params)
+    )
+    details["mix"] = describe_mix(mix)
+    for key in ("searches", "trivial_searches", "levels", "usl_errors", "hit_ratio", "traffic"):
         details[key] = []
-    with pinned(stack.service_processes()[0].pid, params["pin_cpus"]) as affinity:
+    with ctx.pinned(params["pin_cpus"]) as affinity:
         details["affinity"] = affinity.to_dict()
         cpus = affinity.generator
         for rep in range(params["repetitions"]):
-            steps, loads = step_up(ctx, params, mix, "mix", rep, cpus)
-            best, limited_by = sustainable(steps)
-            details["steps"].append(steps)
-            details["limited_by"].append(limited_by)
+            found, loads = capacity_search(ctx, params, mix, "mix", rep, cpus)
+            details["searches"].append(found.to_dict())
+            # which path each step measured; the last step of a search that found a rate is its confirmation
+            details["hit_ratio"].append([load.overall.cache_hit_ratio for load in loads])
+            if found.rate_rps is not None:
+                details["traffic"].append(loads[-1].traffic())
+            best = found.rate_rps
+            bound = "at_least" if found.lower_bound else "exact"
             if best is not None:
-                samples["max_sustainable_rps"].append(best)
-                samples["properties_assessed_per_hour"].append(best * energy_share(loads[0]) * 3600.0)
-            trivial_steps, _ = step_up(ctx, params, [TRIVIAL], "trivial", rep, cpus)
-            trivial, trivial_limit = sustainable(trivial_steps)
-            details["trivial_steps"].append(trivial_steps)
-            details["trivial_limited_by"].append(trivial_limit)
+                ctx.record("max_sustainable_rps", best, bound=bound)
+                # the last step of a search that found a rate is its passing confirmation
+                share = energy_share(loads[-1])
+                ctx.record("properties_assessed_per_hour", best * share * 3600.0, bound=bound)
+            trivial_found, _ = capacity_search(
+                ctx, params, [TRIVIAL], "trivial", rep, cpus, trivial=True, start_rps=best
+            )
+            details["trivial_searches"].append(trivial_found.to_dict())
+            trivial = trivial_found.rate_rps
             if best is not None and trivial:
-                samples["max_rps_ratio_to_trivial"].append(best / trivial)
-                if trivial_limit != "service":
+                if trivial_found.lower_bound:
                     details["ratio_note"] = (
-                        f"the trivial endpoint's search ended at '{trivial_limit}', not at the service's limit: "
-                        "its true maximum is higher, so the ratio is an upper bound"
+                        f"the trivial endpoint's search ended at '{trivial_found.limited_by}', not at the service's "
+                        "limit: its true maximum is higher, so the ratio is an upper bound"
                     )
+                ratio_bound = "at_most" if trivial_found.lower_bound and not found.lower_bound else "exact"
+                ctx.record("max_rps_ratio_to_trivial", best / trivial, bound=ratio_bound)
             levels = concurrency_levels(ctx, params, mix, rep, cpus)
             details["levels"].append(levels)
             usable = [lv for lv in levels if not lv["generator_fault"]]
             try:
                 fit = fit_usl([lv["users"] for lv in usable], [lv["throughput_rps"] for lv in usable], 0)
-                samples["usl_sigma"].append(fit.sigma)
-                samples["usl_kappa"].append(fit.kappa)
+                ctx.record("usl_sigma", fit.sigma)
+                ctx.record("usl_kappa", fit.kappa)
                 if math.isfinite(fit.peak_concurrency):
-                    samples["usl_peak_concurrency"].append(fit.peak_concurrency)
+                    ctx.record("usl_peak_concurrency", fit.peak_concurrency)
             except UslError as exc:
                 details["usl_errors"].append(str(exc))
-            publish(result, samples)
     _pooled_fit([lv for levels in details["levels"] for lv in levels if not lv["generator_fault"]], details)
-    if samples["usl_sigma"] and not samples["usl_peak_concurrency"]:
+    if ctx.samples("usl_sigma") and not ctx.samples("usl_peak_concurrency"):
         details["usl_peak_note"] = "kappa ~ 0 in every fit: throughput shows no retrograde region, N* is unbounded"
-    if not samples["max_sustainable_rps"]:
-        details["note"] = "even the lowest step broke the SLO: lower start_rps"
+    if not ctx.samples("max_sustainable_rps"):
+        details["note"] = "no sustainable rate was found and confirmed: see details['searches']"
 
 
 def _pooled_fit(levels: list[dict[str, Any]], details: dict[str, Any]) -> None:
@@ -317,19 +277,50 @@ SCENARIO = Scenario(
         "error_budget": 0.01,
         "keep_up": 0.95,
         "start_rps": 200.0,
-        "step_factor": 1.4,
         "max_rps": 6000.0,
-        "step_s": 3,
+        "min_rps": 5.0,
+        "ramp_factor": 2.0,
+        "resolution": 0.1,
+        "trivial_resolution": 0.2,
+        "min_requests": 300,
+        "min_step_s": 1.0,
+        "max_step_s": 20.0,
+        "confirm_factor": 2.0,
+        "confirmations": 3,
         "step_warmup_s": 1.0,
-        "steps_per_phase": 4,
         "users": 300,
         "generator_cpu_limit": 90.0,
         "concurrency_levels": [1, 2, 4, 8, 16, 32, 64],
         "level_s": 3.0,
         "repetitions": 3,
-        "variants": 5,
-        "seed": 0,
+        **MIX_DEFAULTS,
         "pin_cpus": False,
     },
     area="capacity",
+    metrics=(
+        MetricSpec(
+            "max_sustainable_rps",
+            "req/s",
+            "higher",
+            "scalability",
+            "highest arrival rate the service sustains within the latency SLO and error budget",
+        ),
+        MetricSpec(
+            "max_rps_ratio_to_trivial",
+            "ratio",
+            "higher",
+            "scalability",
+            "max sustainable rate of the mix divided by that of a trivial endpoint",
+        ),
+        MetricSpec("usl_sigma", "fraction", "lower", "scalability", "Universal Scalability Law contention coefficient"),
+        MetricSpec("usl_kappa", "fraction", "lower", "scalability", "Universal Scalability Law coherency coefficient"),
+        MetricSpec("usl_peak_concurrency", "users", "higher", "scalability", "concurrency at which the USL fit peaks"),
+        MetricSpec(
+            "properties_assessed_per_hour",
+            "1/h",
+            "higher",
+            "scalability",
+            "energy assessments per hour at the max sustainable rate",
+        ),
+    ),
 )

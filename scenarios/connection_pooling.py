@@ -1,7 +1,8 @@
 """connection_pooling: PgBouncer (transaction mode) in front of PostgreSQL against asyncpg's own pool.
 
-For each repetition (order alternating), the service runs with `workers` uvicorn processes and the read
-mix of `read_replica` (empty cache, `distinct` ids: first reads reach the database, repeats hit the cache):
+For each repetition (order alternating), the service runs with `workers` uvicorn processes, starts with an
+empty cache and gets the standard mix (`harness.workload`: Zipf over every seeded row, reads and writes;
+first reads reach the database, repeats hit the cache; each point has its window's X-Cache `hit_ratio`):
 
 - `asyncpg`: each worker's asyncpg pool (`pool_size` connections) connects to PostgreSQL directly;
 - `pgbouncer`: each worker's pool holds `client_pool_size` connections to PgBouncer, which multiplexes
@@ -14,30 +15,37 @@ Metrics: `rps_asyncpg`, `rps_pgbouncer`, `pgbouncer_throughput_ratio` (per repet
 
 Needs the `pgbouncer` program (Debian package `pgbouncer`). Honesty note in `details["machine"]`: PgBouncer
 adds a hop and a process on the same cores; its gain is fewer server connections, which matters when
-many processes (or hosts) would otherwise exceed `max_connections`, not raw speed on one host.
+many processes (or hosts) would otherwise exceed `max_connections`, not raw speed on one host. A phase
+whose load generator was saturated makes the run invalid (the harness's one validity policy).
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from harness.load.plan import ClosedPlan
-from harness.load.runner import run_load
-from harness.pgbouncer import PgBouncer
-from harness.phase import generator_fault
-from harness.results import Metric, ScenarioResult
-from harness.stack import DATABASE, Stack
-from harness.workload import seeded_properties
-from scenarios._support import closed_phase_point, counterbalanced, finish_closed_phases
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
-from scenarios.read_replica import flush_cache, read_mix
+from harness.load import ClosedPlan
+from scenarios.base import (
+    MIX_DEFAULTS,
+    Attached,
+    MetricSpec,
+    Scenario,
+    ScenarioContext,
+    ScenarioResult,
+    counterbalanced,
+    describe_mix,
+    endpoint_mix,
+    mix_options,
+    phase_seed,
+)
 
 MODES = ("asyncpg", "pgbouncer")
+MACHINE_NOTE = (
+    "PgBouncer, PostgreSQL, the service and the load generator share this machine's cores; "
+    "PgBouncer's gain is fewer server connections, not speed on one host"
+)
 
 
 def client_connections(dsn: str) -> int:
@@ -48,9 +56,8 @@ def client_connections(dsn: str) -> int:
         try:
             return int(
                 await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' "
-                    "AND pid <> pg_backend_pid()",
-                    DATABASE,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
                 )
             )
         finally:
@@ -59,84 +66,59 @@ def client_connections(dsn: str) -> int:
     return asyncio.run(count())
 
 
-def publish(result: ScenarioResult, points: list[dict[str, Any]]) -> None:
-    """Metrics from the points so far (after each one, so an interrupted run keeps them)."""
-    for mode in MODES:
-        mine = [p for p in points if p["mode"] == mode]
-        if not mine:
-            continue
-        result.metrics[f"rps_{mode}"] = Metric.from_samples(
-            [p["throughput_rps"] for p in mine], unit="req/s", better="higher"
-        )
-        p95 = [p["p95_ms"] for p in mine if p["p95_ms"] is not None]
-        if p95:
-            result.metrics[f"p95_{mode}_ms"] = Metric.from_samples(p95, unit="ms", better="lower")
-        result.metrics[f"server_connections_{mode}"] = Metric.from_samples(
-            [float(p["server_connections"]) for p in mine], unit="connections", better="none"
-        )
-    ratios = []
-    for rep in {p["repetition"] for p in points}:
-        pair = {p["mode"]: p["throughput_rps"] for p in points if p["repetition"] == rep}
-        if len(pair) == 2 and pair["asyncpg"] > 0:
-            ratios.append(pair["pgbouncer"] / pair["asyncpg"])
-    if ratios:
-        result.metrics["pgbouncer_throughput_ratio"] = Metric.from_samples(ratios, unit="ratio", better="higher")
+def record(ctx: ScenarioContext, points: list[dict[str, Any]], point: dict[str, Any]) -> None:
+    """Record one phase, and the PgBouncer / asyncpg throughput ratio once its repetition has both modes."""
+    mode = point["mode"]
+    ctx.record(f"rps_{mode}", point["throughput_rps"])
+    ctx.record(f"p95_{mode}_ms", point["p95_ms"])
+    ctx.record(f"server_connections_{mode}", point["server_connections"])
+    pair = {p["mode"]: p["throughput_rps"] for p in points if p["repetition"] == point["repetition"]}
+    if len(pair) == 2 and pair["asyncpg"] > 0:
+        ctx.record("pgbouncer_throughput_ratio", pair["pgbouncer"] / pair["asyncpg"])
 
 
-def service_env(mode: str, params: dict[str, Any], bouncer: PgBouncer) -> dict[str, str]:
+def service_env(mode: str, params: dict[str, Any], bouncer: Attached) -> dict[str, str]:
     if mode == "asyncpg":
         return {"ATHBENCH_DB_POOL_SIZE": str(params["pool_size"])}
     return {
-        "ATHBENCH_POSTGRES_DSN": bouncer.dsn_for(DATABASE),
+        "ATHBENCH_POSTGRES_DSN": bouncer.dsn,
         "ATHBENCH_DB_POOL_SIZE": str(params["client_pool_size"]),
         "ATHBENCH_DB_STATEMENT_CACHE_SIZE": "0",
     }
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    stack: Stack = ctx.require_stack()
-    endpoints = read_mix(seeded_properties(stack), params["distinct"], params["seed"])
-    work_dir = Path(tempfile.mkdtemp(prefix=f"pgbouncer-{ctx.profile}-", dir=stack.run_dir))
-    bouncer = PgBouncer(stack.postgres_dsn, work_dir, stack.group, pool_size=params["pool_size"])
-    try:
-        bouncer.start()
-    except RuntimeError as exc:
-        raise ScenarioError(f"connection_pooling cannot start PgBouncer: {exc}") from exc
-    points: list[dict[str, Any]] = []
-    result.details["points"] = points
-    invalid: list[str] = []
-    try:
-        for rep, mode in counterbalanced(MODES, params["repetitions"]):
-            ctx.log(f"{mode}: {params['workers']} workers, {params['users']} users for {params['duration_s']:g} s")
-            stack.start_service(ctx.profile, service_env(mode, params, bouncer), workers=params["workers"])
-            ctx.target_url = stack.service_url
-            flush_cache(stack)
-            load = run_load(
-                ctx.target_url,
-                ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
-                endpoints=endpoints,
-                warmup_s=params["warmup_s"],
-                drain_s=2.0,
-                work_dir=ctx.artifacts_dir / f"pooling-{ctx.profile}-{mode}-rep{rep + 1}",
-            )
-            points.append(
-                closed_phase_point(
-                    load, mode=mode, repetition=rep + 1, server_connections=client_connections(stack.postgres_dsn)
-                )
-            )
-            fault = generator_fault(load)
-            if fault:
-                invalid.append(f"{mode}, repetition {rep + 1}: {fault}")
-            publish(result, points)
-    finally:
-        stack.start_service(ctx.profile, workers=stack.config.workers)  # direct again, before PgBouncer goes
-        ctx.target_url = stack.service_url
-        bouncer.stop()
-    note = (
-        "PgBouncer, PostgreSQL, the service and the load generator share this machine's cores; "
-        "PgBouncer's gain is fewer server connections, not speed on one host"
+    endpoints = endpoint_mix(
+        ctx.data.properties, users=ctx.data.users, admin_headers=ctx.admin_headers(), **mix_options(params)
     )
-    finish_closed_phases(result, invalid, note)
+    result.details["mix"] = describe_mix(endpoints)
+    points: list[dict[str, Any]] = result.details.setdefault("points", [])
+    with ctx.pgbouncer(params["pool_size"]) as bouncer:
+        try:
+            for rep, mode in counterbalanced(MODES, params["repetitions"]):
+                ctx.log(f"{mode}: {params['workers']} workers, {params['users']} users for {params['duration_s']:g} s")
+                ctx.restart_service(service_env(mode, params, bouncer), workers=params["workers"])
+                ctx.flush_service_cache()
+                phase = ctx.load_phase(
+                    ClosedPlan(users=params["users"], duration_s=params["duration_s"]),
+                    endpoints,
+                    label=f"{mode}, repetition {rep + 1}",
+                    warmup_s=params["warmup_s"],
+                    drain_s=2.0,
+                    seed=phase_seed("connection_pooling", rep),  # both modes send the same requests
+                )
+                points.append(
+                    phase.point(
+                        mode=mode,
+                        repetition=rep + 1,
+                        server_connections=client_connections(ctx.postgres_dsn),
+                        hit_ratio=phase.load.overall.cache_hit_ratio,
+                    )
+                )
+                record(ctx, points, points[-1])
+        finally:
+            ctx.restart_service()  # direct again, before PgBouncer goes
+    ctx.describe_machine(MACHINE_NOTE)
 
 
 SCENARIO = Scenario(
@@ -151,8 +133,54 @@ SCENARIO = Scenario(
         "duration_s": 10.0,
         "warmup_s": 2.0,
         "repetitions": 3,
-        "distinct": 5000,
-        "seed": 0,
+        **MIX_DEFAULTS,
     },
     area="scalability",
+    metrics=(
+        MetricSpec(
+            "rps_asyncpg",
+            "req/s",
+            "higher",
+            "scalability",
+            "successful requests per second, asyncpg pools straight to PostgreSQL",
+        ),
+        MetricSpec(
+            "rps_pgbouncer",
+            "req/s",
+            "higher",
+            "scalability",
+            "successful requests per second through PgBouncer (transaction pooling)",
+        ),
+        MetricSpec(
+            "p95_asyncpg_ms",
+            "ms",
+            "lower",
+            "scalability",
+            "95th percentile latency, asyncpg pools straight to PostgreSQL (uncorrected)",
+        ),
+        MetricSpec(
+            "p95_pgbouncer_ms", "ms", "lower", "scalability", "95th percentile latency through PgBouncer (uncorrected)"
+        ),
+        MetricSpec(
+            "server_connections_asyncpg",
+            "connections",
+            "none",
+            "scalability",
+            "PostgreSQL client connections open at the end of an asyncpg phase",
+        ),
+        MetricSpec(
+            "server_connections_pgbouncer",
+            "connections",
+            "none",
+            "scalability",
+            "PostgreSQL client connections open at the end of a PgBouncer phase",
+        ),
+        MetricSpec(
+            "pgbouncer_throughput_ratio",
+            "ratio",
+            "higher",
+            "scalability",
+            "PgBouncer throughput divided by asyncpg's, per repetition",
+        ),
+    ),
 )

@@ -3,8 +3,9 @@
 The embedded PostgreSQL (pgserver) has no `pg_stat_statements`, and the service exports no per-query
 timings, so the service's named queries (its SQL text, imported from `system_under_test.api`) are
 timed here with asyncpg against the service's database *while* an open-model load of the service's
-endpoint mix runs (`harness.load.run_load` in a background thread). A timing counts only when the
-service was under load at that moment: /metrics is polled every `poll_s`, and a timing is kept when
+standard mix runs (`harness.workload`: Zipf over every seeded row, with writes; in a background
+thread; `details.load.hit_ratio` and `details.traffic` say how much of it the caches answered). A timing
+counts only when the service was under load at that moment: /metrics is polled every `poll_s`, and a timing is kept when
 the service's request rate since the previous poll was at least half the target rate.
 
 - Each of `timers` connections runs every named query once per round, then waits `round_interval_s`,
@@ -20,6 +21,9 @@ the service's request rate since the previous poll was at least half the target 
   under load (`details.pool` has the max and the samples' count).
 - With an external PostgreSQL that has `pg_stat_statements`, its top statements by mean time are
   added to `details.pg_stat_statements`.
+- Validity is the harness's one policy for load phases: a load generator that fell behind makes the run
+  invalid; a service that did not keep up is reported in `details["overloaded"]` (the query timings are
+  measured directly, so they stay exact). `details.load` summarizes the phase.
 
 Metrics: `dashboard_query_p95_ms` (the highest p95 among the dashboard's queries), `query_mean_ms`
 (mean of every timed execution), `slow_queries`, `unused_indexes`, `pool_saturation`.
@@ -31,7 +35,6 @@ import asyncio
 import json
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,14 +44,22 @@ import asyncpg
 import httpx
 import numpy as np
 
-from harness import prometheus
-from harness.load.endpoints import Endpoint
-from harness.load.plan import OpenPlan
-from harness.load.result import LoadResult
-from harness.load.runner import run_load
-from harness.results import Metric, ScenarioResult
-from scenarios._support import ASSESSMENT_PATH, mark_invalid
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from harness.load import OpenPlan
+from scenarios.base import (
+    MIX_DEFAULTS,
+    BackgroundPhase,
+    MetricSpec,
+    Phase,
+    Scenario,
+    ScenarioContext,
+    ScenarioError,
+    ScenarioResult,
+    describe_mix,
+    endpoint_mix,
+    mix_options,
+    parse_metrics,
+    phase_seed,
+)
 from system_under_test.api import market, portfolios, properties
 
 REQUEST_COUNT = "athbench_http_request_duration_seconds_count"
@@ -67,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "slow_threshold_ms": 100.0,
     "big_table_rows": 10_000,
     "poll_s": 0.25,
-    "endpoints_per_kind": 4,
+    **MIX_DEFAULTS,
     "extra_queries": {},
     "seed": 3,
 }
@@ -92,14 +103,12 @@ class Arguments:
     hoods: list[tuple[int, str]]
 
     @classmethod
-    async def fetch(cls, conn: asyncpg.Connection, seed: int) -> Arguments:
+    def from_data(cls, ctx: ScenarioContext, seed: int) -> Arguments:
         rng = random.Random(seed)
-        users = [r["id"] for r in await conn.fetch("SELECT id FROM users ORDER BY id")]
-        props = [r["id"] for r in await conn.fetch("SELECT id FROM properties ORDER BY id")]
-        hoods = [(r["id"], r["slug"]) for r in await conn.fetch("SELECT id, slug FROM neighbourhoods ORDER BY id")]
-        if not (users and props and hoods):
-            raise ScenarioError("the database needs users, properties and neighbourhoods: seed it first")
-        return cls(rng.sample(users, min(500, len(users))), rng.sample(props, min(500, len(props))), hoods)
+        users, props = range(1, ctx.data.users + 1), range(1, ctx.data.properties + 1)  # the seed's ids: 1..N
+        return cls(
+            rng.sample(users, min(500, len(users))), rng.sample(props, min(500, len(props))), ctx.data.neighbourhoods
+        )
 
 
 def named_queries(extra: dict[str, str]) -> dict[str, tuple[str, Callable[[random.Random, Arguments], tuple]]]:
@@ -132,35 +141,10 @@ def named_queries(extra: dict[str, str]) -> dict[str, tuple[str, Callable[[rando
     return queries
 
 
-def _endpoints(args: Arguments, per_kind: int, seed: int) -> list[Endpoint]:
-    rng = random.Random(seed)
-    out: list[Endpoint] = []
-    for i in range(per_kind):
-        out.append(Endpoint(path=f"/api/v1/portfolios/{rng.choice(args.users)}/overview", name=f"dashboard-{i}"))
-        out.append(Endpoint(path=ASSESSMENT_PATH.format(id=rng.choice(args.properties)), name=f"assessment-{i}"))
-        pid, slug = rng.choice(args.properties), rng.choice(args.hoods)[1]
-        out.append(Endpoint(path=f"/api/v1/market/{slug}/comparison?property_id={pid}", name=f"market-{i}"))
-    return out
-
-
-class _LoadThread(threading.Thread):
-    def __init__(self, target_url: str, plan: OpenPlan, endpoints: list[Endpoint], warmup_s: float) -> None:
-        super().__init__(name="db-query-load", daemon=True)
-        self.args = (target_url, plan, endpoints, warmup_s)
-        self.result: LoadResult | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        target_url, plan, endpoints, warmup_s = self.args
-        try:
-            self.result = run_load(target_url, plan, endpoints=endpoints, warmup_s=warmup_s, drain_s=1.0)
-        except BaseException as exc:  # reported by the scenario in the main thread
-            self.error = exc
-
-
 async def _measure(
-    dsn: str, base_url: str, params: dict[str, Any], load: _LoadThread, args: Arguments, queries: dict
+    dsn: str, base_url: str, params: dict[str, Any], load: BackgroundPhase, args: Arguments, queries: dict
 ) -> Samples:
+    """Time the named queries while `load` (a background phase: `.is_alive()`) keeps the service busy."""
     samples = Samples(timings={name: [] for name in queries})
     loaded = asyncio.Event()
     min_rate = params["rate_rps"] / 2
@@ -171,7 +155,7 @@ async def _measure(
             while load.is_alive():
                 try:
                     response = await client.get(f"{base_url}/metrics")
-                    scrape = prometheus.parse(response.text)
+                    scrape = parse_metrics(response.text)
                 except httpx.HTTPError:
                     await asyncio.sleep(params["poll_s"])
                     continue
@@ -253,31 +237,23 @@ async def _catalog(dsn: str) -> dict[str, Any]:
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    stack = ctx.require_stack()
-    dsn = stack.postgres_dsn
+    dsn = ctx.postgres_dsn
     queries = named_queries(dict(params["extra_queries"]))
-
-    async def arguments() -> Arguments:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await Arguments.fetch(conn, params["seed"])
-        finally:
-            await conn.close()
-
-    args = asyncio.run(arguments())
+    args = Arguments.from_data(ctx, params["seed"])
     before = asyncio.run(_catalog(dsn))
     plan = OpenPlan.constant(params["rate_rps"], params["duration_s"], users=32)
-    load = _LoadThread(
-        ctx.target_url, plan, _endpoints(args, params["endpoints_per_kind"], params["seed"]), params["warmup_s"]
+    endpoints = endpoint_mix(
+        ctx.data.properties, users=ctx.data.users, admin_headers=ctx.admin_headers(), **mix_options(params)
     )
-    load.start()
+    result.details["mix"] = describe_mix(endpoints)
+    load = ctx.background_phase(
+        plan, endpoints, label="load", warmup_s=params["warmup_s"], drain_s=1.0, seed=phase_seed("db_query")
+    )
     samples = asyncio.run(_measure(dsn, ctx.target_url, params, load, args, queries))
-    load.join()
-    if load.error is not None:
-        raise ScenarioError(f"the load phase failed: {load.error}")
+    phase = ctx.finish_phase(load)  # the harness's validity policy: a generator fault invalidates the run
     time.sleep(1.0)  # let backends flush their statistics (at most once a second when idle)
     after = asyncio.run(_catalog(dsn))
-    _summarize(ctx, params, result, samples, queries, load.result, before, after)
+    _summarize(ctx, params, result, samples, queries, phase, before, after)
 
 
 def _summarize(
@@ -286,7 +262,7 @@ def _summarize(
     result: ScenarioResult,
     samples: Samples,
     queries: dict,
-    load: LoadResult | None,
+    phase: Phase,
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
@@ -308,30 +284,26 @@ def _summarize(
         )
     dashboard = [per_query[n]["p95_ms"] for n in DASHBOARD if n in per_query]
     if dashboard:
-        result.metrics["dashboard_query_p95_ms"] = Metric.single(max(dashboard), unit="ms", better="lower")
+        ctx.record("dashboard_query_p95_ms", max(dashboard))
     every = [t for timings in samples.timings.values() for t, _ in timings]
-    result.metrics["query_mean_ms"] = Metric.single(statistics.fmean(every), unit="ms", better="lower")
+    ctx.record("query_mean_ms", statistics.fmean(every))
 
     slow: dict[str, Any] = {}
     for name, stats in per_query.items():
         if stats["p95_ms"] > params["slow_threshold_ms"]:
             _, values = max(samples.timings[name])
-            plan = asyncio.run(_explain(ctx.require_stack().postgres_dsn, queries[name][0], values))
+            plan = asyncio.run(_explain(ctx.postgres_dsn, queries[name][0], values))
             slow[name] = {**stats, "arguments": [str(v) for v in values], "plan": plan}
-    result.metrics["slow_queries"] = Metric.single(len(slow), unit="queries", better="lower")
+    ctx.record("slow_queries", len(slow))
     if slow:
         path = ctx.artifacts_dir / f"db_query-{ctx.profile}-explain.json"
         path.write_text(json.dumps(slow, indent=2, default=str))
         result.artifacts["explain"] = str(path.relative_to(ctx.out_dir))
 
     unused = [i for i in after["indexes"] if i["idx_scan"] == 0]
-    result.metrics["unused_indexes"] = Metric.single(len(unused), unit="indexes", better="lower")
+    ctx.record("unused_indexes", len(unused))
     if samples.pool:
-        result.metrics["pool_saturation"] = Metric.single(
-            float(np.percentile(samples.pool, 95)), unit="fraction", better="lower"
-        )
-    if load is not None and not load.valid:
-        mark_invalid(result, f"load phase: {load.invalid_reason}")
+        ctx.record("pool_saturation", float(np.percentile(samples.pool, 95)))
     result.details.update(
         {
             "queries": per_query,
@@ -348,14 +320,8 @@ def _summarize(
             },
             "timings_discarded_not_under_load": samples.discarded,
             "pg_stat_statements": after["pg_stat_statements"] or "not installed on this server",
-            "load": None
-            if load is None
-            else {
-                "throughput_rps": load.overall.throughput_rps,
-                "p95_ms": load.overall.latency_ms("p95"),
-                "error_rate": load.overall.error_rate,
-                "valid": load.valid,
-            },
+            "load": phase.point(rate_rps=params["rate_rps"], hit_ratio=phase.load.overall.cache_hit_ratio),
+            "traffic": phase.load.traffic(),
         }
     )
 
@@ -378,4 +344,37 @@ SCENARIO = Scenario(
     run=run,
     defaults=DEFAULTS,
     area="database",
+    metrics=(
+        MetricSpec(
+            "dashboard_query_p95_ms",
+            "ms",
+            "lower",
+            "database",
+            "highest p95 among the dashboard's four queries, timed under load",
+        ),
+        MetricSpec(
+            "query_mean_ms",
+            "ms",
+            "lower",
+            "database",
+            "mean time of every timed execution of the service's named queries under load",
+        ),
+        MetricSpec(
+            "slow_queries", "queries", "lower", "database", "named queries whose p95 exceeds the slow threshold"
+        ),
+        MetricSpec(
+            "unused_indexes",
+            "indexes",
+            "lower",
+            "database",
+            "non-unique indexes never scanned since the statistics were reset",
+        ),
+        MetricSpec(
+            "pool_saturation",
+            "fraction",
+            "lower",
+            "database",
+            "p95 share of the service's database pool in use under load",
+        ),
+    ),
 )

@@ -1,12 +1,19 @@
 """health_overhead: what the service's own health loop costs an idle service, in CPU and in event-loop lag.
 
-Two phases on an idle service (no traffic but the scenario's own `/metrics` scrape, one per window in
-both phases, so it cancels out):
+Three phases on an idle service (no traffic but the scenario's own `/metrics` scrape, one per window in
+the off and on phases, so it cancels out):
 
 1. *off*: no health round runs. The freshly started service is used as is when its first round (one
    nominal interval after start) comes after the whole phase; otherwise it is restarted with
    `ATHBENCH_HEALTH_INTERVAL` so large that no round runs. `windows` windows of `window_s`.
-2. *on*: restarted with the interval shortened to `test_interval_s`, so that enough rounds run in a few
+2. *nominal*: the service at its configured interval (the same service when the off phase reused it,
+   else restarted without override) until `interval_rounds` start-to-start intervals between background
+   rounds have been observed (`athbench_health_round_interval_seconds`, one sample per interval).
+   `health_interval_s` is this measured interval (configured interval + round time + loop delays); the
+   configured value is in `details["configured_interval_s"]`. This phase lasts about
+   (`interval_rounds` + 1) nominal intervals from the service's start. If no interval completes within
+   its deadline, the time waited since the last round is recorded with `bound="at_least"`.
+3. *on*: restarted with the interval shortened to `test_interval_s`, so that enough rounds run in a few
    seconds to be measured; the same windows.
 
 In each window the CPU time of the service's processes (per-thread `schedstat`, ns resolution; psutil
@@ -20,8 +27,9 @@ the nominal interval is that cost over one nominal period (interval + round time
 The lag distribution at the nominal interval is one round's share of on-window probes plus the rest of
 the nominal period filled with off-phase probes; `event_loop_lag_p99_ms` is its p99 (interpolated in the
 histogram's buckets). `event_loop_lag_max_ms` is the largest lag inside the on windows (n = 1): exact
-when the service's since-start max gauge rose during them, else bounded by that gauge and the highest
-non-empty histogram bucket. The optimized profile's background CPU sampler (`CpuSampler`, 2 Hz) runs in
+when the service's since-start max gauge rose during them, else the smaller of that gauge and the highest
+non-empty histogram bucket's edge, recorded with `bound="at_most"` (`details["lag"]["on_at_test_interval"]
+["max_exact"]` says which). The optimized profile's background CPU sampler (`CpuSampler`, 2 Hz) runs in
 both phases, so its cost is part of the idle figure, not of the overhead; details say so.
 
 Then, if `profile_s` > 0, py-spy records the service for that long with the health loop on
@@ -29,7 +37,8 @@ Then, if `profile_s` > 0, py-spy records the service for that long with the heal
 names the frames that held the event loop (the baseline's `psutil.cpu_percent(interval=1)`). If py-spy
 cannot run, `details["profile_error"]` says why.
 
-details: `windows` (per window: phase, wall, cpu, rounds, round time, lag sum), `scaling` (nominal and
+details: `configured_interval_s`, `interval` (measured start-to-start samples, rounds, phase length),
+`windows` (per window: phase, wall, cpu, rounds, round time, lag sum), `scaling` (nominal and
 test interval, idle CPU, raw overhead at the test interval, `loop_blocked_percent_of_time`: the share of
 wall time the loop was stalled by the health loop at the nominal interval, the figure to set against the
 original assessment's "6.7 % overhead"), `lag` (off / on summaries, on-phase buckets), `rounds`,
@@ -44,44 +53,26 @@ from typing import Any
 
 import httpx
 
-from harness.phase import schedstat_seconds
-from harness.prometheus import Scrape, scrape
-from harness.results import Metric, ScenarioResult
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from scenarios.base import MetricSpec, Scenario, ScenarioContext, ScenarioError, ScenarioResult, profiling
 
 OFF_INTERVAL_S = 10_000_000.0  # no round runs within any measurement
 FRESH_MARGIN_S = 1.5
 LAG_HISTOGRAM = "athbench_event_loop_lag_seconds"
 LAG_MAX_GAUGE = "athbench_event_loop_lag_max_seconds"
 ROUND_HISTOGRAM = "athbench_health_round_duration_seconds"
+INTERVAL_HISTOGRAM = "athbench_health_round_interval_seconds"
+POLL_S = 0.25
+ROUND_ALLOWANCE_S = 5.0  # longest health round the nominal phase's deadline allows for
 
 
 def nominal_interval(ctx: ScenarioContext) -> float:
     """The health interval the service uses in this profile without the scenario's override."""
     from system_under_test.settings import Settings
 
-    stack = ctx.require_stack()
-    return Settings.from_env(stack.service_environment(ctx.profile)).health_interval_s
+    return Settings.from_env(ctx.service_environment()).health_interval_s
 
 
-def service_cpu_seconds(ctx: ScenarioContext) -> float:
-    """CPU seconds the service's processes have run so far, at nanosecond resolution where Linux gives it.
-
-    psutil's `cpu_times` counts clock ticks (10 ms), too coarse for an idle service over a few seconds;
-    per-thread `schedstat` counts nanoseconds. Threads that exited are not counted, which only matters
-    for threads created and ended inside a window.
-    """
-    total = 0.0
-    for process in ctx.require_stack().service_processes():
-        try:
-            total += schedstat_seconds(process.pid)[0]
-        except (OSError, ValueError, IndexError):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
-
-
-def lag_buckets(before: Scrape, after: Scrape) -> list[tuple[float, float]]:
+def lag_buckets(before: Any, after: Any) -> list[tuple[float, float]]:
     """(upper bound in s, probes in that bucket) between two scrapes, non-cumulative, +Inf last."""
     name = f"{LAG_HISTOGRAM}_bucket"
     out: list[tuple[float, float]] = []
@@ -115,9 +106,9 @@ def bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float | Non
     return lower
 
 
-def _scrape(ctx: ScenarioContext, client: httpx.Client) -> Scrape:
+def _scrape(ctx: ScenarioContext, client: httpx.Client) -> Any:
     try:
-        return scrape(ctx.target_url, client=client, timeout_s=10.0)
+        return ctx.scrape(client=client, timeout_s=10.0)
     except httpx.HTTPError as exc:
         raise ScenarioError(f"cannot read the service's /metrics: {exc}") from exc
 
@@ -128,7 +119,7 @@ def fresh_service_is_off(ctx: ScenarioContext, params: dict[str, Any], nominal_s
     import psutil
 
     try:
-        age = time.time() - ctx.require_stack().service_processes()[0].create_time()
+        age = time.time() - ctx.service_processes()[0].create_time()
     except (IndexError, psutil.Error):
         return False
     off_length = params["settle_s"] + params["windows"] * (params["window_s"] + 0.5)
@@ -137,21 +128,21 @@ def fresh_service_is_off(ctx: ScenarioContext, params: dict[str, Any], nominal_s
 
 def measure_phase(
     ctx: ScenarioContext, params: dict[str, Any], phase: str, interval_s: float | None
-) -> tuple[list[dict[str, Any]], Scrape, Scrape]:
+) -> tuple[list[dict[str, Any]], Any, Any]:
     """Restart with this health interval (None: keep the running service), settle, measure the windows.
 
     Returns the windows and the scrapes before the first and after the last window.
     """
     if interval_s is not None:
-        ctx.restart_service(extra_env={"ATHBENCH_HEALTH_INTERVAL": repr(interval_s)})
+        ctx.restart_service({"ATHBENCH_HEALTH_INTERVAL": repr(interval_s)})
     time.sleep(params["settle_s"])
     windows: list[dict[str, Any]] = []
     with httpx.Client() as client:
         first = previous = _scrape(ctx, client)
         for i in range(params["windows"]):
-            wall0, cpu0 = time.perf_counter(), service_cpu_seconds(ctx)
+            wall0, cpu0 = time.perf_counter(), ctx.service_cpu_seconds()[0]
             time.sleep(params["window_s"])
-            wall1, cpu1 = time.perf_counter(), service_cpu_seconds(ctx)
+            wall1, cpu1 = time.perf_counter(), ctx.service_cpu_seconds()[0]
             current = _scrape(ctx, client)
             rounds = current.total(f"{ROUND_HISTOGRAM}_count") - previous.total(f"{ROUND_HISTOGRAM}_count")
             round_s = current.total(f"{ROUND_HISTOGRAM}_sum") - previous.total(f"{ROUND_HISTOGRAM}_sum")
@@ -172,27 +163,55 @@ def measure_phase(
     return windows, first, previous
 
 
-def window_max_lag_s(first: Scrape, last: Scrape, buckets: list[tuple[float, float]]) -> float:
-    """Largest loop lag inside the windows, from the service's since-start max gauge and the histogram.
+def window_max_lag_s(first: Any, last: Any, buckets: list[tuple[float, float]]) -> tuple[float, bool]:
+    """Largest loop lag inside the windows and whether it is exact, from the since-start max gauge and the histogram.
 
     If the gauge rose during the windows, its final value is the windows' max (exact). Otherwise the
-    max lies in the highest non-empty bucket and below the gauge: the smaller of the two bounds.
+    max lies in the highest non-empty bucket and below the gauge: the smaller of the two, an upper bound.
     """
     before, after = first.total(LAG_MAX_GAUGE), last.total(LAG_MAX_GAUGE)
     if after > before:
-        return after
+        return after, True
     upper = max((bound for bound, count in buckets if count > 0), default=0.0)
-    return min(upper, before)
+    return min(upper, before), False
+
+
+def measure_round_interval(ctx: ScenarioContext, rounds: int, nominal_s: float) -> dict[str, Any]:
+    """Wait for `rounds` start-to-start intervals between the running service's background health rounds.
+
+    Polls `/metrics` every POLL_S: each new observation of `athbench_health_round_interval_seconds` is one
+    sample (several in one poll, from several workers, give their mean). Gives up after about
+    (rounds + 1) nominal periods plus margins; with no sample by then, `at_least_s` is the time since the
+    last round started (or since the phase began), a lower bound of the interval.
+    """
+    started = time.monotonic()
+    deadline = started + 1.5 * (rounds + 1) * (nominal_s + ROUND_ALLOWANCE_S) + 10.0
+    samples: list[float] = []
+    last_round = started
+    with httpx.Client() as client:
+        previous = _scrape(ctx, client)
+        while len(samples) < rounds and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            current = _scrape(ctx, client)
+            new = round(current.total(f"{INTERVAL_HISTOGRAM}_count") - previous.total(f"{INTERVAL_HISTOGRAM}_count"))
+            spent = current.total(f"{INTERVAL_HISTOGRAM}_sum") - previous.total(f"{INTERVAL_HISTOGRAM}_sum")
+            samples.extend([spent / new] * new if new > 0 else [])
+            if current.total(f"{ROUND_HISTOGRAM}_count") > previous.total(f"{ROUND_HISTOGRAM}_count"):
+                last_round = time.monotonic()
+            previous = current
+    return {
+        "samples_s": samples,
+        "at_least_s": None if samples else time.monotonic() - last_round,
+        "phase_s": time.monotonic() - started,
+        "wanted": rounds,
+    }
 
 
 def profile_health_loop(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
     """py-spy the service while the health loop runs; hot frames to details, files to artifacts."""
-    from harness import profiling
-
-    processes = ctx.require_stack().service_processes()
     name = f"health_overhead-{ctx.profile}"
     try:
-        artifacts = profiling.record(processes[0].pid, params["profile_s"], ctx.artifacts_dir, name=name)
+        artifacts = profiling.record(ctx.service_pid, params["profile_s"], ctx.artifacts_dir, name=name)
         frames = profiling.hot_frames(artifacts.speedscope, limit=15)
     except profiling.ProfilingError as exc:
         result.details["profile_error"] = str(exc)
@@ -206,10 +225,16 @@ def profile_health_loop(ctx: ScenarioContext, params: dict[str, Any], result: Sc
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
     if params["windows"] < 1 or params["window_s"] <= 0 or params["test_interval_s"] <= 0:
         raise ScenarioError("health_overhead needs windows >= 1, window_s > 0 and test_interval_s > 0")
+    if params["interval_rounds"] < 1:
+        raise ScenarioError("health_overhead needs interval_rounds >= 1")
     nominal = nominal_interval(ctx)
     ctx.log(f"health loop off: {params['windows']} x {params['window_s']:g} s idle")
     reuse = fresh_service_is_off(ctx, params, nominal)
     off, _, off_last = measure_phase(ctx, params, "off", None if reuse else OFF_INTERVAL_S)
+    ctx.log(f"health loop at its configured {nominal:g} s: waiting for {params['interval_rounds']} interval(s)")
+    if not reuse:
+        ctx.restart_service()
+    interval = measure_round_interval(ctx, params["interval_rounds"], nominal)
     ctx.log(f"health loop every {params['test_interval_s']:g} s: {params['windows']} x {params['window_s']:g} s idle")
     on, on_first, on_last = measure_phase(ctx, params, "on", params["test_interval_s"])
     if params["profile_s"] > 0:
@@ -250,13 +275,23 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
             f"{params['test_interval_s']:g} s interval; lengthen window_s"
         )
     on_lag = _sum_buckets([w["lag"] for w in on])
-    lag_max_ms = 1000.0 * window_max_lag_s(on_first, on_last, on_lag)
-    result.metrics["cpu_overhead_percent"] = Metric.from_samples(overhead, unit="%", better="lower")
-    result.metrics["event_loop_lag_max_ms"] = Metric.single(lag_max_ms, unit="ms", better="lower")
-    result.metrics["event_loop_lag_p99_ms"] = Metric.from_samples(lag_p99, unit="ms", better="lower")
-    result.metrics["health_round_ms"] = Metric.from_samples(round_ms, unit="ms", better="lower")
-    result.metrics["health_interval_s"] = Metric.single(nominal, unit="s", better="lower")
+    lag_max_s, lag_exact = window_max_lag_s(on_first, on_last, on_lag)
+    lag_max_ms = 1000.0 * lag_max_s
+    ctx.record("cpu_overhead_percent", overhead)
+    ctx.record("event_loop_lag_max_ms", lag_max_ms, bound="exact" if lag_exact else "at_most")
+    ctx.record("event_loop_lag_p99_ms", lag_p99)
+    ctx.record("health_round_ms", round_ms)
+    if interval["samples_s"]:
+        ctx.record("health_interval_s", interval["samples_s"])
+    else:
+        ctx.record("health_interval_s", interval["at_least_s"], bound="at_least")
     result.details.update(
+        configured_interval_s=nominal,
+        interval={
+            **interval,
+            "method": "start-to-start time of consecutive background rounds at the configured interval "
+            "(athbench_health_round_interval_seconds)",
+        },
         windows=[{k: v for k, v in w.items() if k != "lag"} for w in off + on],
         scaling={
             "nominal_interval_s": nominal,
@@ -282,6 +317,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
             },
             "on_at_test_interval": {
                 "max_ms": lag_max_ms,
+                "max_exact": lag_exact,
                 "max_gauge_since_start_ms": 1000.0 * on_last.total(LAG_MAX_GAUGE),
                 "p99_ms": _ms(bucket_quantile(on_lag, 0.99)),
             },
@@ -313,6 +349,30 @@ SCENARIO = Scenario(
         "windows": 5,
         "settle_s": 2.0,
         "profile_s": 5.0,
+        "interval_rounds": 1,
     },
     area="monitoring",
+    metrics=(
+        MetricSpec(
+            "cpu_overhead_percent",
+            "%",
+            "lower",
+            "cpu",
+            "CPU attributable to the health loop (on minus off), in % of one core",
+        ),
+        MetricSpec(
+            "event_loop_lag_max_ms", "ms", "lower", "cpu", "largest event-loop lag seen with the health loop on"
+        ),
+        MetricSpec(
+            "event_loop_lag_p99_ms", "ms", "lower", "cpu", "99th percentile event-loop lag with the health loop on"
+        ),
+        MetricSpec("health_round_ms", "ms", "lower", "monitoring", "time one health-check round takes"),
+        MetricSpec(
+            "health_interval_s",
+            "s",
+            "lower",
+            "monitoring",
+            "measured seconds from one background health round's start to the next at the configured interval",
+        ),
+    ),
 )

@@ -1,14 +1,17 @@
 """memory_footprint: the service's memory at rest and under steady load, and whether it keeps growing.
 
-The service's process tree is sampled (`harness.sampler`: RSS at 10 Hz, USS once a second):
+The service's process tree is sampled (`harness.sampler`: RSS at 10 Hz, USS every 5 s):
 
 1. *idle* for `idle_s` on the freshly started service: `rss_idle_mb` is the median RSS;
-2. *steady load*: the standard mix (`harness.workload`) at `rate` req/s (open model) for `soak_s` after a
-   `warmup_s` warm-up. The window is cut into `windows` equal parts; `rss_steady_mb` / `uss_steady_mb`
+2. *steady load*: the standard mix (`harness.workload`: Zipf over every seeded row, with writes) at
+   `rate` req/s (open model) for `soak_s` after a `warmup_s` warm-up; the cache fills with the hot set
+   as it would in production (`details["load"]["hit_ratio"]`, `details["traffic"]`). The window is cut
+   into `windows` equal parts; `rss_steady_mb` / `uss_steady_mb`
    have one sample per part (its median), so the spread shows drift. `rss_growth_mb_per_min` is the slope
-   of a least-squares line through every RSS sample of the window (n = 1; its standard error and 95 %
-   interval are in details). A short soak (the quick pack) mostly shows caches filling up, not a leak:
-   judge leaks on the nightly/release soaks.
+   of a least-squares line through every RSS sample of the window (n = 1 per run). Its 95 % interval in
+   `details["growth"]` accounts for autocorrelation (`harness.trend`: 10 Hz RSS samples are far from
+   independent; the naive OLS interval, whose stderr is also given, is far too narrow). A short soak (the
+   quick pack) mostly shows caches filling up, not a leak: judge leaks on the nightly/release soaks.
 3. *allocation sites* (when `allocation_sites_s` > 0): the service is restarted with a tiny
    `sitecustomize` hook (written to the run's artifacts, put first on PYTHONPATH) that starts tracemalloc
    at the first SIGUSR2 and writes a snapshot at each. Under the same load, the first signal starts
@@ -17,8 +20,13 @@ The service's process tree is sampled (`harness.sampler`: RSS at 10 Hz, USS once
    service's own code that led to it (`project_frame`). This runs after the measurements above, since
    tracing slows the service and inflates its memory.
 
-details: `idle`, `steady` (per part), `growth` (slope, stderr, CI, soak length), `allocation_sites`
-(or `allocation_sites_error`), `validity` of the load phase, `sampler_cost`. timeseries: `service_rss_mb`,
+The steady-load phase is judged by the harness' validity policy (`ctx.load_phase`): a saturated generator
+makes the run invalid; a service that did not keep up is listed in `details["overloaded"]`.
+
+details: `idle`, `steady` (per part), `growth` (slope, autocorrelation-aware stderr and CI, effective
+sample size, lag-1 autocorrelation, naive stderr, soak length), `load` (with the window's X-Cache
+`hit_ratio`), `mix`, `traffic`, `allocation_sites` (or
+`allocation_sites_error`), `sampler_cost`. timeseries: `service_rss_mb`,
 `service_uss_mb`.
 """
 
@@ -31,13 +39,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
-from harness.load.plan import OpenPlan
-from harness.phase import SampledRun, Window, generator_fault, service_sampler
-from harness.results import Metric, ScenarioResult, TimeSeries
-from harness.workload import endpoint_mix, seeded_properties
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from harness.load import Endpoint, OpenPlan, run_load
+from scenarios.base import (
+    MIX_DEFAULTS,
+    MetricSpec,
+    Scenario,
+    ScenarioContext,
+    ScenarioError,
+    ScenarioResult,
+    TimeSeries,
+    Window,
+    describe_mix,
+    endpoint_mix,
+    mix_options,
+    phase_seed,
+    profiling,
+    trend,
+)
 
 RSS = "rss_mb.service"
 USS = "uss_mb.service"
@@ -67,8 +86,9 @@ if _out:
 '''
 
 
-def growth(series: dict[str, Any], window: Window) -> dict[str, float]:
-    """Least-squares slope of RSS over the window, MB/min, with its standard error and 95 % interval."""
+def growth(series: dict[str, Any], window: Window) -> dict[str, Any]:
+    """Least-squares slope of RSS over the window, MB/min, with an autocorrelation-aware 95 % interval
+    (None when the series has fewer than 3 effective samples)."""
     points = [
         (t, v)
         for t, v in zip(series["t"], series["v"], strict=False)
@@ -77,14 +97,17 @@ def growth(series: dict[str, Any], window: Window) -> dict[str, float]:
     if len(points) < 3:
         raise ScenarioError(f"only {len(points)} RSS samples in the soak window; lengthen soak_s")
     t, v = np.array(points).T
-    fit = scipy_stats.linregress(t, v)
-    half = scipy_stats.t.ppf(0.975, len(t) - 2) * fit.stderr
+    fit = trend.linear_trend(t, v)
     return {
         "slope_mb_per_min": 60.0 * fit.slope,
-        "stderr_mb_per_min": 60.0 * fit.stderr,
-        "ci95_mb_per_min": [60.0 * (fit.slope - half), 60.0 * (fit.slope + half)],
-        "r_squared": fit.rvalue**2,
-        "samples": len(t),
+        "stderr_mb_per_min": None if fit.stderr is None else 60.0 * fit.stderr,
+        "ci95_mb_per_min": None if fit.ci is None else [60.0 * fit.ci[0], 60.0 * fit.ci[1]],
+        "ci_method": "OLS slope, stderr widened by the residuals' effective sample size (lag-1 autocorrelation)",
+        "samples": fit.n,
+        "effective_samples": fit.n_effective,
+        "lag1_autocorrelation": fit.lag1_autocorrelation,
+        "naive_stderr_mb_per_min": 60.0 * fit.naive_stderr,
+        "r_squared": fit.r_squared,
         "soak_s": window.end - window.start,
     }
 
@@ -97,18 +120,24 @@ def split(window: Window, parts: int) -> list[Window]:
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
     if params["windows"] < 1 or params["idle_s"] <= 0 or params["soak_s"] <= 0:
         raise ScenarioError("memory_footprint needs windows >= 1, idle_s > 0 and soak_s > 0")
-    stack = ctx.require_stack()
-    endpoints = endpoint_mix(seeded_properties(stack), variants=params["variants"], seed=params["seed"])
-    with SampledRun(service_sampler(stack)) as sampled:
+    endpoints = endpoint_mix(
+        ctx.data.properties, users=ctx.data.users, admin_headers=ctx.admin_headers(), **mix_options(params)
+    )
+    with ctx.sampling() as sampled:
+        if sampled is None:
+            raise ScenarioError("memory_footprint needs the service's processes to sample")
         ctx.log(f"idle for {params['idle_s']:g} s")
         time.sleep(params["idle_s"])
         idle = Window(0.0, sampled.now())
         idle_rss = sampled.values(RSS, idle)
         ctx.log(f"steady load: {params['rate']:g} req/s for {params['soak_s']:g} s")
         plan = OpenPlan.constant(params["rate"], params["soak_s"], users=params["users"])
-        load, window = sampled.load(
-            ctx.target_url, plan, endpoints, ctx.artifacts_dir / f"memory-{ctx.profile}", warmup_s=params["warmup_s"]
+        phase = ctx.load_phase(
+            plan, endpoints, label="steady", warmup_s=params["warmup_s"], seed=phase_seed("memory_footprint")
         )
+    if phase.window is None:
+        raise ScenarioError("the steady-load phase has no sampled window")
+    window, load = phase.window, phase.load
     rss_series, uss_series = sampled.series(RSS), sampled.series(USS)
     parts = split(window, params["windows"])
     steady_rss = [float(np.median(values)) for part in parts if (values := _inside(rss_series, part))]
@@ -116,11 +145,10 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     if not idle_rss or not steady_rss:
         raise ScenarioError("the sampler recorded no RSS of the service")
     slope = growth(rss_series, window)
-    result.metrics["rss_idle_mb"] = Metric.single(float(np.median(idle_rss)), unit="MB", better="lower")
-    result.metrics["rss_steady_mb"] = Metric.from_samples(steady_rss, unit="MB", better="lower")
-    if steady_uss:
-        result.metrics["uss_steady_mb"] = Metric.from_samples(steady_uss, unit="MB", better="lower")
-    result.metrics["rss_growth_mb_per_min"] = Metric.single(slope["slope_mb_per_min"], unit="MB/min", better="lower")
+    ctx.record("rss_idle_mb", float(np.median(idle_rss)))
+    ctx.record("rss_steady_mb", steady_rss)
+    ctx.record("uss_steady_mb", steady_uss)
+    ctx.record("rss_growth_mb_per_min", slope["slope_mb_per_min"])
     result.timeseries["service_rss_mb"] = TimeSeries("MB", list(rss_series["t"]), list(rss_series["v"]))
     result.timeseries["service_uss_mb"] = TimeSeries("MB", list(uss_series["t"]), list(uss_series["v"]))
     result.details.update(
@@ -131,19 +159,13 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
             "rate_rps": params["rate"],
             "throughput_rps": load.overall.throughput_rps,
             "error_rate": load.overall.error_rate,
+            "hit_ratio": load.overall.cache_hit_ratio,  # X-Cache hits among the window's marked answers
         },
-        validity={"valid": load.valid, "reason": load.invalid_reason, **load.validity},
-        sampler_cost=sampled.sampler.result().cost,
-        method="psutil RSS (10 Hz) and USS (1 Hz) of the service process tree; allocation sites from tracemalloc",
+        mix=describe_mix(endpoints),
+        traffic=load.traffic(),
+        sampler_cost=sampled.cost,
+        method="RSS (10 Hz) and USS (every 5 s) of the service tree from /proc; allocation sites from tracemalloc",
     )
-    fault = generator_fault(load)
-    if fault:
-        result.status = "invalid"
-        result.reason = f"steady-load phase: {fault}"
-    elif not load.valid:
-        result.details["overloaded"] = (
-            f"the service did not keep up with {params['rate']:g} req/s: {load.invalid_reason}"
-        )
     if params["allocation_sites_s"] > 0:
         allocation_sites(ctx, params, result, endpoints)
 
@@ -152,13 +174,16 @@ def _inside(series: dict[str, Any], window: Window) -> list[float]:
     return [v for t, v in zip(series["t"], series["v"], strict=False) if window.start <= t <= window.end and v]
 
 
-def allocation_sites(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult, endpoints: list) -> None:
-    """Restart with tracemalloc on, snapshot twice under load, and keep the top growth sites."""
+def allocation_sites(
+    ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult, endpoints: list[Endpoint]
+) -> None:
+    """Restart with tracemalloc on, snapshot twice under load, and keep the top growth sites.
+
+    Its load only drives allocations (nothing is graded from it), so it runs outside `ctx.load_phase`'s
+    validity policy: traced, the service is slow and may fall behind.
+    """
     import threading
     import tracemalloc
-
-    from harness.load.runner import run_load
-    from harness.profiling import short_path
 
     hook_dir = ctx.artifacts_dir / f"tracemalloc-hook-{ctx.profile}"
     snapshots = ctx.artifacts_dir / f"tracemalloc-{ctx.profile}"
@@ -171,8 +196,8 @@ def allocation_sites(ctx: ScenarioContext, params: dict[str, Any], result: Scena
         "ATHBENCH_TRACEMALLOC_DIR": str(snapshots),
     }
     ctx.log(f"allocation sites: tracemalloc on, {params['allocation_sites_s']:g} s under load")
-    ctx.restart_service(extra_env=env)
-    pid = ctx.require_stack().service_processes()[0].pid
+    ctx.restart_service(env)
+    pid = ctx.service_pid
     duration = params["allocation_sites_s"]
     plan = OpenPlan.constant(params["rate"], duration + 2.0, users=params["users"])
     errors: list[BaseException] = []
@@ -201,11 +226,11 @@ def allocation_sites(ctx: ScenarioContext, params: dict[str, Any], result: Scena
         "load_errors": [str(e) for e in errors],
         "top": [
             {
-                "file": short_path(stat.traceback[-1].filename),  # tracebacks run oldest first
+                "file": profiling.short_path(stat.traceback[-1].filename),  # tracebacks run oldest first
                 "line": stat.traceback[-1].lineno,
                 "project_frame": next(
                     (
-                        f"{short_path(f.filename)}:{f.lineno}"
+                        f"{profiling.short_path(f.filename)}:{f.lineno}"
                         for f in reversed(stat.traceback)
                         if PROJECT_MARKER in f.filename
                     ),
@@ -243,9 +268,24 @@ SCENARIO = Scenario(
         "warmup_s": 5.0,
         "windows": 3,
         "users": 100,
-        "variants": 5,
-        "seed": 0,
+        **MIX_DEFAULTS,
         "allocation_sites_s": 10.0,
     },
     area="resources",
+    metrics=(
+        MetricSpec("rss_idle_mb", "MB", "lower", "memory", "resident memory of the service's processes when idle"),
+        MetricSpec(
+            "rss_steady_mb", "MB", "lower", "memory", "resident memory of the service's processes under steady load"
+        ),
+        MetricSpec(
+            "uss_steady_mb",
+            "MB",
+            "lower",
+            "memory",
+            "unique (private) memory of the service's processes under steady load",
+        ),
+        MetricSpec(
+            "rss_growth_mb_per_min", "MB/min", "lower", "memory", "slope of resident memory over the steady-load soak"
+        ),
+    ),
 )

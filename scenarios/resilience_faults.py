@@ -26,7 +26,12 @@ Metrics (each request belongs to the phase it was *scheduled* in):
   0.5 s buckets are back to normal (error rate within +2 % and p95 within max(3 x, +50 ms) of the
   `normal_s` phase before the fault) and stay there; a fault not recovered within `recover_s`
   contributes `recover_s` as a lower bound (`details.faults[*].recovered` is false).
-- `hung_requests`: requests of the whole run that took longer than `hang_threshold_s` or never answered.
+- `hung_requests`: requests of the whole run that took longer than `hang_threshold_s` or timed out.
+
+Every scheduled request counts: the stream awaits every request it sent before it stops (a request that
+failed or timed out keeps the time it waited as its latency, a lower bound, in every percentile here),
+and a stream that did not finish is an error, never a shorter count. A load generator that fell behind
+its schedule (median send lag over `lag_tolerance_ms`) makes the run invalid (`ctx.invalidate`).
 """
 
 from __future__ import annotations
@@ -40,17 +45,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 import numpy as np
-import psutil
 
-from harness import prometheus
-from harness.probe import Probe, open_stream, send_lag_ms
-from harness.results import Metric, ScenarioResult
-from harness.stack import Stack
-from scenarios._support import ASSESSMENT_PATH, check_generator, property_ids
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from scenarios.base import (
+    FaultUnavailable,
+    MetricSpec,
+    Probe,
+    Scenario,
+    ScenarioContext,
+    ScenarioError,
+    ScenarioResult,
+    open_stream,
+    send_lag_ms,
+)
+
+ASSESSMENT_PATH = "/api/v1/properties/{id}/energy-assessment"
 
 FAULTS = ("upstream_slow", "upstream_failing", "redis_killed", "postgres_paused")
 BREAKER_GAUGE = "athbench_breaker_state"
@@ -100,7 +110,7 @@ class BreakerLog:
 
 
 @contextlib.contextmanager
-def _poll_breakers(base_url: str, every_s: float) -> Iterator[BreakerLog]:
+def _poll_breakers(ctx: ScenarioContext, every_s: float) -> Iterator[BreakerLog]:
     log = BreakerLog()
     done = threading.Event()
 
@@ -108,7 +118,7 @@ def _poll_breakers(base_url: str, every_s: float) -> Iterator[BreakerLog]:
         with httpx.Client(timeout=2.0) as client:
             while not done.is_set():
                 try:
-                    scrape = prometheus.scrape(base_url, client)
+                    scrape = ctx.scrape(client)
                     names = scrape.label_values(BREAKER_GAUGE, "name")
                     log.samples.append((time.monotonic(), {n: scrape.total(BREAKER_GAUGE, name=n) for n in names}))
                 except httpx.HTTPError:
@@ -124,65 +134,25 @@ def _poll_breakers(base_url: str, every_s: float) -> Iterator[BreakerLog]:
         thread.join(timeout=5.0)
 
 
-@contextlib.contextmanager
-def _upstream_fault(stack: Stack, spec: dict[str, Any]) -> Iterator[None]:
-    url = f"{stack.upstream_url}/_faults"
-    httpx.put(url, json=spec, timeout=5.0).raise_for_status()
-    try:
-        yield
-    finally:
-        httpx.delete(url, timeout=5.0).raise_for_status()
-
-
-@contextlib.contextmanager
-def _redis_killed(stack: Stack) -> Iterator[None]:
-    server = stack.embedded_redis
-    assert server is not None
-    server.stop()
-    try:
-        yield
-    finally:
-        server.start()
-
-
-@contextlib.contextmanager
-def _postgres_paused(stack: Stack) -> Iterator[None]:
-    server = stack.embedded_postgres
-    assert server is not None and server.child is not None
-    root = server.child.psutil_process()
-    paused: list[psutil.Process] = []
-    try:
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.suspend()
-                paused.append(proc)
-        yield
-    finally:
-        for proc in reversed(paused):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.resume()
-
-
-def _fault(name: str, stack: Stack, params: dict[str, Any]) -> contextlib.AbstractContextManager[None] | str:
-    """The fault's context manager, or the reason it cannot be injected on this stack."""
-    if name == "upstream_slow" or name == "upstream_failing":
-        if not stack.upstream_url:
-            return "the stack runs no market-data upstream"
-        spec = {"latency_ms": params["upstream_latency_ms"]} if name == "upstream_slow" else {"error_rate": 1.0}
-        return _upstream_fault(stack, spec)
+def _fault(name: str, ctx: ScenarioContext, params: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """The fault's context manager (it raises `FaultUnavailable` on entry when this stack cannot have it)."""
+    if name == "upstream_slow":
+        return ctx.upstream_fault(latency_ms=params["upstream_latency_ms"])
+    if name == "upstream_failing":
+        return ctx.upstream_fault(error_rate=1.0)
     if name == "redis_killed":
-        return _redis_killed(stack) if stack.embedded_redis is not None else "Redis is external (not athbench's)"
+        return ctx.stop_redis()
     if name == "postgres_paused":
-        if stack.embedded_postgres is None:
-            return "PostgreSQL is external (not athbench's)"
-        return _postgres_paused(stack)
+        return ctx.pause_postgres()
     raise ScenarioError(f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}")
 
 
-def _paths(stack: Stack, seed: int) -> Callable[[int], str]:
+def _paths(ctx: ScenarioContext, seed: int) -> Callable[[int], str]:
     """Path i of the stream: energy assessments and market comparisons alternating, seeded random ids."""
-    ids = property_ids(stack.postgres_dsn)
-    slugs = _neighbourhoods(stack.postgres_dsn)
+    ids = ctx.data.property_ids
+    slugs = ctx.data.neighbourhood_slugs
+    if not slugs:
+        raise ScenarioError("the database has no neighbourhoods for the market comparison")
     rng = random.Random(seed)
     picks = [(rng.choice(ids), rng.choice(slugs)) for _ in range(4096)]
 
@@ -195,31 +165,22 @@ def _paths(stack: Stack, seed: int) -> Callable[[int], str]:
     return path_for
 
 
-def _neighbourhoods(dsn: str) -> list[str]:
-    async def fetch() -> list[str]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return [r["slug"] for r in await conn.fetch("SELECT slug FROM neighbourhoods ORDER BY id")]
-        finally:
-            await conn.close()
-
-    slugs = asyncio.run(fetch())
-    if not slugs:
-        raise ScenarioError("the database has no neighbourhoods for the market comparison")
-    return slugs
+def _hung(probe: Probe, hang_s: float) -> bool:
+    """Took longer than the hang threshold, or timed out (a fast refusal is an error, not a hang)."""
+    return probe.error == "timeout" or probe.latency_s > hang_s
 
 
 def _bad(probe: Probe, hang_s: float) -> bool:
-    return probe.server_error or probe.latency_s > hang_s
+    """Not available: a 5xx, no answer at all, or hung."""
+    return probe.server_error or _hung(probe, hang_s)
 
 
 def _normal_level(probes: Sequence[Probe], hang_s: float) -> tuple[float, float]:
-    """(error rate, p95 latency in s) of a phase of normal traffic."""
+    """(error rate, p95 latency in s) of a phase; every request counts, a failed one at the time it waited."""
     if not probes:
         return 0.0, 0.0
     errors = sum(_bad(p, hang_s) for p in probes) / len(probes)
-    answered = [p.latency_s for p in probes if p.status is not None] or [0.0]
-    return errors, float(np.percentile(answered, 95))
+    return errors, float(np.percentile([p.latency_s for p in probes], 95))
 
 
 def _timeline(probes: Sequence[Probe], window: FaultWindow, hang_s: float) -> list[list[float | None]]:
@@ -257,34 +218,34 @@ def _recovery(
 def _run_faults(
     ctx: ScenarioContext, params: dict[str, Any], windows: list[FaultWindow], skipped: dict[str, str], stop: Any
 ) -> None:
-    stack = ctx.require_stack()
     time.sleep(params["warmup_s"])  # the freshly started service's first reads are not "normal"
     for name in params["faults"]:
-        fault = _fault(name, stack, params)
-        if isinstance(fault, str):
-            skipped[name] = fault
-            continue
         window = FaultWindow(name, normal_from=time.monotonic())
         time.sleep(params["normal_s"])
         ctx.log(f"fault {name}: on for {params['fault_s']:g} s")
-        window.injected = time.monotonic()
         try:
-            with fault:
+            with _fault(name, ctx, params):
+                window.injected = time.monotonic()
                 time.sleep(params["fault_s"])
+        except FaultUnavailable as exc:
+            skipped[name] = str(exc)
+            continue
         finally:
-            window.cleared = time.monotonic()
-            windows.append(window)
+            if window.injected:
+                window.cleared = time.monotonic()
+                windows.append(window)
         time.sleep(params["recover_s"])
         window.observed_until = time.monotonic()
     stop()
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
-    stack = ctx.require_stack()
     for name in params["faults"]:
         if name not in FAULTS:
             raise ScenarioError(f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}")
-    path_for = _paths(stack, params["seed"])
+    if params["request_timeout_s"] <= params["hang_threshold_s"]:
+        raise ScenarioError("request_timeout_s must exceed hang_threshold_s (a hang must be seen to be counted)")
+    path_for = _paths(ctx, params["seed"])
     total_s = len(params["faults"]) * (params["normal_s"] + params["fault_s"] + params["recover_s"]) + 60.0
     windows: list[FaultWindow] = []
     skipped: dict[str, str] = {}
@@ -306,22 +267,25 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
         probes.extend(loop.run_until_complete(go()))
 
     thread = threading.Thread(target=stream, name="fault-load", daemon=True)
-    with _poll_breakers(ctx.target_url, params["poll_s"]) as breakers:
+    with _poll_breakers(ctx, params["poll_s"]) as breakers:
         thread.start()
         try:
             _run_faults(ctx, params, windows, skipped, lambda: loop.call_soon_threadsafe(stop_event.set))
         finally:
             loop.call_soon_threadsafe(stop_event.set)
             thread.join(timeout=params["request_timeout_s"] + 30.0)
+            if thread.is_alive():  # its requests would silently drop out of every figure
+                raise ScenarioError("the request stream did not finish: its requests cannot all be counted")
             loop.close()
     if not windows:
         raise ScenarioError(f"no fault could be injected: {skipped}")
     if not probes:
         raise ScenarioError("the request stream recorded no request (see the log for its error)")
-    _summarize(result, params, probes, windows, breakers, skipped)
+    _summarize(ctx, result, params, probes, windows, breakers, skipped)
 
 
 def _summarize(
+    ctx: ScenarioContext,
     result: ScenarioResult,
     params: dict[str, Any],
     probes: list[Probe],
@@ -332,7 +296,11 @@ def _summarize(
     hang_s = params["hang_threshold_s"]
     probes = [p for p in probes if p.scheduled >= windows[0].normal_from]  # without the warm-up
     lag = send_lag_ms(probes, 50)
-    check_generator(result, probes, lag, params["lag_tolerance_ms"])
+    if lag > params["lag_tolerance_ms"]:
+        ctx.invalidate(
+            f"load generator fell behind: requests sent {lag:.0f} ms late at the median "
+            f"(tolerance {params['lag_tolerance_ms']:g} ms)"
+        )
     in_fault = [p for p in probes if any(w.injected <= p.scheduled < w.cleared for w in windows)]
     per_fault: list[dict[str, Any]] = []
     recovery: list[float] = []
@@ -345,15 +313,15 @@ def _summarize(
         opened = breakers.first_open(w.injected, w.cleared)
         if opened is not None:
             breaker_open.append(opened[0] - w.injected)
-        answered = [p.latency_s * 1000 for p in during if p.status is not None]
+        waited = [p.latency_s * 1000 for p in during]  # every request, a failed one at the time it waited
         per_fault.append(
             {
                 "fault": w.name,
                 "requests": len(during),
                 "error_rate": sum(_bad(p, hang_s) for p in during) / len(during) if during else None,
                 "status_counts": _status_counts(during),
-                "latency_p50_ms": float(np.percentile(answered, 50)) if answered else None,
-                "latency_p95_ms": float(np.percentile(answered, 95)) if answered else None,
+                "latency_p50_ms": float(np.percentile(waited, 50)) if waited else None,
+                "latency_p95_ms": float(np.percentile(waited, 95)) if waited else None,
                 "normal_error_rate": normal[0],
                 "normal_p95_ms": normal[1] * 1000,
                 "breaker": {"opened_after_s": opened[0] - w.injected, "names": opened[1]}
@@ -361,20 +329,19 @@ def _summarize(
                 else "no breaker opened",
                 "recovery_time_s": seconds,
                 "recovered": recovered,
-                "hung_requests": sum(1 for p in during if p.status is None or p.latency_s > hang_s),
+                "hung_requests": sum(1 for p in during if _hung(p, hang_s)),
                 "timeline": _timeline(probes, w, hang_s),
             }
         )
     available = sum(1 for p in probes if not _bad(p, hang_s))
-    result.metrics["availability"] = Metric.single(available / len(probes), unit="fraction", better="higher")
+    ctx.record("availability", available / len(probes))
     if in_fault:
-        rate = sum(_bad(p, hang_s) for p in in_fault) / len(in_fault)
-        result.metrics["fault_error_rate"] = Metric.single(rate, unit="fraction", better="lower")
-    result.metrics["recovery_time_s"] = Metric.from_samples(recovery, unit="s", better="lower")
-    if breaker_open:
-        result.metrics["breaker_open_time_s"] = Metric.from_samples(breaker_open, unit="s", better="lower")
-    hung = sum(1 for p in probes if p.status is None or p.latency_s > hang_s)
-    result.metrics["hung_requests"] = Metric.single(hung, unit="requests", better="lower")
+        ctx.record("fault_error_rate", sum(_bad(p, hang_s) for p in in_fault) / len(in_fault))
+    unrecovered = [f["recovery_time_s"] for f in per_fault if not f["recovered"]]
+    # a fault not recovered within the observation makes every sample a lower bound of its recovery
+    ctx.record("recovery_time_s", recovery, bound="at_least" if unrecovered else "exact")
+    ctx.record("breaker_open_time_s", breaker_open)
+    ctx.record("hung_requests", sum(1 for p in probes if _hung(p, hang_s)))
     result.details.update(
         {
             "faults": per_fault,
@@ -404,4 +371,29 @@ SCENARIO = Scenario(
     run=run,
     defaults=DEFAULTS,
     area="resilience",
+    metrics=(
+        MetricSpec(
+            "availability",
+            "fraction",
+            "higher",
+            "resilience",
+            "share of requests answered well (no 5xx, not hung) across the fault runs",
+        ),
+        MetricSpec(
+            "breaker_open_time_s", "s", "lower", "resilience", "seconds a circuit breaker stayed open per fault"
+        ),
+        MetricSpec(
+            "recovery_time_s",
+            "s",
+            "lower",
+            "resilience",
+            "seconds after a fault cleared until traffic was normal again",
+        ),
+        MetricSpec(
+            "fault_error_rate", "fraction", "lower", "resilience", "share of requests that failed while a fault was on"
+        ),
+        MetricSpec(
+            "hung_requests", "requests", "lower", "resilience", "requests unanswered or slower than the hang limit"
+        ),
+    ),
 )

@@ -6,24 +6,23 @@ runs, `repetitions` times, warm-up excluded; latency is timed from each request'
 (coordinated-omission corrected). The metrics are those of the first rate (the nominal load):
 `latency_p50_ms`, `latency_p95_ms`, `latency_p99_ms`, `throughput_rps`, `error_rate`; and over all rates
 `max_sustainable_rps`, the highest rate whose p95 stayed within `slo_p95_ms` with errors within
-`error_budget` (0 when none did). With `--target-pid` the given processes are sampled too:
-`service_cpu_percent` (of one core) and `service_rss_mb`. A phase whose load generator was saturated or
-late makes the run invalid; one where the target did not keep up (backlog) is a capacity limit.
+`error_budget`, and which the target kept up with (0 when none did). With `--target-pid` the given
+processes are sampled too: `service_cpu_percent` (of one core, over the nominal-rate phases' windows)
+and `service_rss_mb` (the largest over the run). Validity is the harness's one policy: a phase whose load
+generator was saturated or late makes the run invalid; one where the target did not keep up (backlog)
+is a capacity limit, and its percentiles are lower bounds.
 
-details: `phases` (rate, repetition, percentiles corrected and uncorrected, throughput, errors, validity).
+details: `phases` (rate, repetition, percentiles corrected and uncorrected, throughput, errors, validity,
+`hit_ratio` (the window's share of `X-Cache: HIT` among the answers that carried one; None without), and
+`traffic`: what request templates sent and the X-Cache hit ratio, `LoadResult.traffic`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psutil
-
-from harness.load import OpenPlan, run_load
-from harness.phase import generator_fault
-from harness.results import Metric, ScenarioResult
-from harness.sampler import Sampler
-from scenarios.base import Scenario, ScenarioContext, ScenarioError
+from harness.load import OpenPlan
+from scenarios.base import MetricSpec, Phase, Scenario, ScenarioContext, ScenarioError, ScenarioResult
 
 DEFAULTS: dict[str, Any] = {
     "rates": [100.0, 200.0, 400.0],
@@ -36,14 +35,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _sampler(ctx: ScenarioContext) -> Sampler | None:
-    if not ctx.target_pids:
-        return None
-    try:
-        roots = {f"pid{pid}": psutil.Process(pid) for pid in ctx.target_pids}
-    except psutil.Error as exc:
-        raise ScenarioError(f"cannot sample --target-pid: {exc}") from exc
-    return Sampler(roots, interval_s=0.1)
+def _within(phase: Phase, params: dict[str, Any]) -> bool:
+    """Did the target sustain this phase: kept up, p95 within the SLO, errors within the budget?"""
+    p95 = phase.latency_ms("p95")
+    return (
+        phase.fault is None and phase.overloaded is None and p95 is not None and p95 <= params["slo_p95_ms"]
+        and phase.load.overall.error_rate <= params["error_budget"]
+    )  # fmt: skip
+
+
+def _record_nominal(ctx: ScenarioContext, phase: Phase) -> None:
+    for key in ("p50", "p95", "p99"):
+        ctx.record(f"latency_{key}_ms", phase.latency_ms(key), bound=phase.bound)
+    ctx.record("throughput_rps", phase.load.overall.throughput_rps)
+    ctx.record("error_rate", phase.load.overall.error_rate)
+    ctx.record("service_cpu_percent", phase.mean("cpu_percent.total"))
 
 
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
@@ -52,35 +58,17 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     rates = sorted(float(r) for r in params["rates"])
     if not rates or rates[0] <= 0:
         raise ScenarioError(f"rates must be positive arrival rates, got {params['rates']}")
-    nominal: dict[str, list[float]] = {}
     sustained = 0.0
-    phases: list[dict[str, Any]] = []
-    invalid: list[str] = []
-    sampler = _sampler(ctx)
-    if sampler is not None:
-        sampler.start()
-    try:
+    phases: list[dict[str, Any]] = result.details.setdefault("phases", [])
+    with ctx.sampling() as sampled:
         for rate in rates:
             within = True
             for rep in range(params["repetitions"]):
                 ctx.log(f"{rate:g} req/s for {params['duration_s']:g} s (repetition {rep + 1})")
                 plan = OpenPlan.constant(rate, params["duration_s"], users=params["users"], seed=rep + 1)
-                load = run_load(
-                    ctx.target_url,
-                    plan,
-                    endpoints=ctx.endpoints or (),
-                    locustfile=ctx.locustfile,
-                    warmup_s=params["warmup_s"],
-                )
-                overall = load.overall
-                fault = generator_fault(load)
-                if fault:
-                    invalid.append(f"{rate:g} req/s: {fault}")
-                p95 = overall.latency_ms("p95")
-                within &= (
-                    load.valid and p95 is not None and p95 <= params["slo_p95_ms"]
-                    and overall.error_rate <= params["error_budget"]
-                )  # fmt: skip
+                phase = ctx.load_phase(plan, label=f"{rate:g} req/s, repetition {rep + 1}", warmup_s=params["warmup_s"])
+                within &= _within(phase, params)
+                overall = phase.load.overall
                 phases.append(
                     {
                         "rate": rate,
@@ -89,39 +77,22 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
                         "uncorrected": overall.uncorrected,
                         "throughput_rps": overall.throughput_rps,
                         "errors": overall.errors,
-                        "valid": load.valid,
-                        "invalid_reason": load.invalid_reason,
+                        "valid": phase.fault is None,
+                        "overloaded": phase.overloaded,
+                        "invalid_reason": phase.load.invalid_reason,
+                        "hit_ratio": overall.cache_hit_ratio,  # None when the target marks no X-Cache
+                        "traffic": phase.load.traffic(),  # templates sent, X-Cache hit ratio and split
                     }
                 )
                 if rate == rates[0]:
-                    for key in ("p50", "p95", "p99"):
-                        value = overall.latency_ms(key)
-                        if value is not None:
-                            nominal.setdefault(f"latency_{key}_ms", []).append(value)
-                    nominal.setdefault("throughput_rps", []).append(overall.throughput_rps)
-                    nominal.setdefault("error_rate", []).append(overall.error_rate)
+                    _record_nominal(ctx, phase)
             if not within:
                 break
             sustained = rate
-    finally:
-        sampled = sampler.stop() if sampler is not None else None
-    units = {"throughput_rps": ("req/s", "higher"), "error_rate": ("fraction", "lower")}
-    for name, values in nominal.items():
-        unit, better = units.get(name, ("ms", "lower"))
-        result.metrics[name] = Metric.from_samples(values, unit=unit, better=better)  # type: ignore[arg-type]
-    result.metrics["max_sustainable_rps"] = Metric.single(sustained, unit="req/s", better="higher")
+    ctx.record("max_sustainable_rps", sustained)
     if sampled is not None:
-        data = sampled.to_dict()
-        cpu = [v for v in data["series"].get("cpu_percent.total", {}).get("v", []) if v is not None]
-        rss = [v for v in data["series"].get("rss_mb.total", {}).get("v", []) if v is not None]
-        if cpu:
-            result.metrics["service_cpu_percent"] = Metric.single(sum(cpu) / len(cpu), unit="%", better="lower")
-        if rss:
-            result.metrics["service_rss_mb"] = Metric.single(max(rss), unit="MB", better="lower")
-    result.details["phases"] = phases
-    if invalid:
-        result.status = "invalid"
-        result.reason = "load generator saturated or late: " + "; ".join(invalid)
+        rss = [v for v in sampled.series("rss_mb.total")["v"] if v is not None]
+        ctx.record("service_rss_mb", max(rss) if rss else None)
 
 
 SCENARIO = Scenario(
@@ -131,4 +102,40 @@ SCENARIO = Scenario(
     defaults=DEFAULTS,
     needs_stack=False,
     area="latency",
+    metrics=(
+        MetricSpec(
+            "latency_p50_ms",
+            "ms",
+            "lower",
+            "latency",
+            "median latency at the first (nominal) rate, timed from each request's scheduled start",
+        ),
+        MetricSpec(
+            "latency_p95_ms",
+            "ms",
+            "lower",
+            "latency",
+            "95th percentile latency at the nominal rate (coordinated-omission corrected)",
+        ),
+        MetricSpec(
+            "latency_p99_ms",
+            "ms",
+            "lower",
+            "latency",
+            "99th percentile latency at the nominal rate (coordinated-omission corrected)",
+        ),
+        MetricSpec("throughput_rps", "req/s", "higher", "latency", "requests completed per second at the nominal rate"),
+        MetricSpec("error_rate", "fraction", "lower", "latency", "share of requests that failed at the nominal rate"),
+        MetricSpec(
+            "max_sustainable_rps",
+            "req/s",
+            "higher",
+            "scalability",
+            "highest tried rate whose p95 and errors stayed within the SLO (0 if none)",
+        ),
+        MetricSpec(
+            "service_cpu_percent", "%", "lower", "cpu", "mean CPU of the --target-pid processes, in % of one core"
+        ),
+        MetricSpec("service_rss_mb", "MB", "lower", "memory", "largest resident memory of the --target-pid processes"),
+    ),
 )

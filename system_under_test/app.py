@@ -24,6 +24,7 @@ from system_under_test.api.errors import install_error_handlers
 from system_under_test.backup.runtime import BackupRuntime
 from system_under_test.cache import build_cache
 from system_under_test.cache import routes as cache_routes
+from system_under_test.cache.status import CacheStatusMiddleware
 from system_under_test.db import Database
 from system_under_test.health import routes as health_routes
 from system_under_test.health.cpu import CpuSampler
@@ -51,7 +52,7 @@ async def _warm_price_model(holder: prediction.PriceModelHolder) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open connections and start background tasks; undo everything on shutdown."""
     settings: Settings = app.state.settings
-    policies = build_policies()
+    policies = build_policies(postgres_pool_size=settings.db_pool_size)
     db = await Database.open(
         settings.postgres_dsn, settings.db_pool_size, policies.postgres, settings.db_statement_cache_size
     )
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.test_knobs:
         app.include_router(knobs.router)
         app.add_middleware(knobs.KnobsMiddleware)
+    app.add_middleware(CacheStatusMiddleware)  # X-Cache: HIT | MISS on responses that consulted the cache
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from system_under_test.cache.consistency import READ_PRIMARY
 from system_under_test.resilience import Policy
 
 T = TypeVar("T")
@@ -28,6 +29,12 @@ async def _keep_session_state(conn: asyncpg.Connection) -> None:
     is saved."""
 
 
+class PostgresUnreachable(ConnectionError):
+    """No connection to PostgreSQL could be opened (the driver's error is the `__cause__`)."""
+
+    dependency = "postgres"
+
+
 class Database:
     """An asyncpg pool with the four query helpers the service uses."""
 
@@ -38,8 +45,11 @@ class Database:
 
     @property
     def read(self) -> Database:
-        """Where read-only endpoint queries go: the replica when one is configured, else this database."""
-        return self.replica or self
+        """Where read-only endpoint queries go: the replica when one is configured, else this database; the
+        primary while the cache reloads a key written moments ago (`cache.consistency.READ_PRIMARY`)."""
+        if self.replica is None or READ_PRIMARY.get():
+            return self
+        return self.replica
 
     @classmethod
     async def open(
@@ -76,7 +86,10 @@ class Database:
         return await self.policy.call(lambda: self._run(operation))
 
     async def _run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        conn = await self.pool.acquire()
+        try:
+            conn = await self.pool.acquire()
+        except OSError as exc:
+            raise PostgresUnreachable(f"cannot connect to PostgreSQL: {exc}") from exc
         try:
             result = await operation(conn)
         except asyncio.CancelledError:

@@ -20,7 +20,7 @@ KNOB_PREFIX = "/_test/"
 class Knobs(BaseModel):
     """What every request suffers before it is handled."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     delay_ms: float = Field(0.0, ge=0, le=600_000, description="asyncio.sleep before handling")
     cpu_burn_ms: float = Field(0.0, ge=0, le=60_000, description="busy loop on the event loop")

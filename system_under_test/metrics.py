@@ -47,10 +47,18 @@ HEALTH_ROUND_DURATION = Histogram(
     "Duration of one round of all health checks",
     buckets=LATENCY_BUCKETS,
 )
+HEALTH_ROUND_INTERVAL = Histogram(
+    "athbench_health_round_interval_seconds",
+    "Time from the start of one background health round to the start of the next",
+    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0),
+)
 SERVICE_INFO = Gauge(
     "athbench_service_info", "Always 1; labels describe the running service", ["profile"], multiprocess_mode="max"
 )
 UNMATCHED_ROUTE = "unmatched"
+#: The `method` label's values: the standard methods, anything else counted as `other` (bounded series).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
 POOL_REFRESH_INTERVAL_S = 1.0
 
 
@@ -105,6 +113,11 @@ def route_template(scope: Scope) -> str:
     return getattr(route, "path", UNMATCHED_ROUTE) if route is not None else UNMATCHED_ROUTE
 
 
+def method_label(method: str) -> str:
+    """The client's HTTP method if it is a standard one, else `other` (clients choose the method freely)."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware: in-flight gauge and latency histogram of every HTTP request."""
 
@@ -129,7 +142,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_recording_status)
         finally:
             REQUESTS_IN_FLIGHT.dec()
-            REQUEST_DURATION.labels(route_template(scope), scope["method"], f"{status // 100}xx").observe(
+            REQUEST_DURATION.labels(route_template(scope), method_label(scope["method"]), f"{status // 100}xx").observe(
                 time.perf_counter() - started
             )
             _POOL.refresh(POOL_REFRESH_INTERVAL_S)

@@ -32,5 +32,5 @@ def run_scenario(scenario: Scenario, stack: Stack, profile: str, out_dir: Path, 
     ctx = ScenarioContext(
         profile=profile, out_dir=out_dir, target_url=stack.service_url, stack=stack, log=lambda m: None
     )
-    scenario.run(ctx, merged, result)
+    scenario.execute(ctx, merged, result)
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ from system_under_test.backup.errors import BackupError
 CORE = {"dsn": "postgresql://u@127.0.0.1/db", "backup_dir": Path("/tmp/backups"), "profile": "optimized"}
 
 
-def test_defaults_schedule_off_thirty_days_throttled() -> None:
+def test_defaults_schedule_off_keep_seven_throttled() -> None:
     config = BackupConfig.from_env(**CORE, env={})
     assert config.interval_s == 0
-    assert config.retention.max_age == timedelta(days=30)
+    assert config.retention.keep_count == 7
     assert config.rate_bytes_s == 100_000_000
     assert config.max_concurrent == 1
     assert config.options.profile == "optimized"
@@ -31,14 +30,13 @@ def test_reads_every_knob() -> None:
         "ATHBENCH_BACKUP_ZSTD_LEVEL": "9",
         "ATHBENCH_BACKUP_ZSTD_THREADS": "0",
         "ATHBENCH_BACKUP_KEEP": "3",
-        "ATHBENCH_BACKUP_MAX_AGE_DAYS": "7",
         "ATHBENCH_BACKUP_RPO_TARGET_S": "900",
         "ATHBENCH_BACKUP_RESTORE_JOBS": "4",
     }
     config = BackupConfig.from_env(**CORE, env=env)
     assert (config.interval_s, config.verify_scheduled, config.rate_bytes_s) == (600, False, 0)
     assert (config.max_concurrent, config.zstd_level, config.zstd_threads) == (2, 9, 0)
-    assert (config.retention.keep_count, config.retention.max_age) == (3, timedelta(days=7))
+    assert config.retention.keep_count == 3
     assert (config.rpo_target_s, config.restore_jobs) == (900, 4)
 
 

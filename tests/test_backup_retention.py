@@ -1,4 +1,4 @@
-"""Retention by count and age never removes the newest verified backup."""
+"""Retention keeps the newest N backups whatever their age, and never removes the newest verified one."""
 
 from __future__ import annotations
 
@@ -47,35 +47,30 @@ def ids(manifests: list[Manifest]) -> list[str]:
 
 def test_keeps_the_newest_by_count() -> None:
     backups = [manifest(d, verified=True) for d in (5, 4, 3, 2, 1)]
-    assert ids(select_expired(backups, RetentionPolicy(keep_count=3), NOW)) == ids(backups[:2])
+    assert ids(select_expired(backups, RetentionPolicy(keep_count=3))) == ids(backups[:2])
 
 
-def test_deletes_backups_older_than_max_age() -> None:
-    backups = [manifest(d, verified=True) for d in (40, 31, 29, 1)]
-    assert ids(select_expired(backups, RetentionPolicy(keep_count=10), NOW)) == ids(backups[:2])
+def test_never_goes_below_the_keep_count_whatever_the_age() -> None:
+    """After 40 days without a backup, the first new one deletes none of the 6 older ones (keep 7)."""
+    old = [manifest(d, verified=True) for d in (46, 45, 44, 43, 42, 41)]
+    first_after_pause = manifest(0.01, verified=None)
+    assert select_expired([*old, first_after_pause], RetentionPolicy(keep_count=7)) == []
+    second = manifest(0.005, verified=None)
+    assert ids(select_expired([*old, first_after_pause, second], RetentionPolicy(keep_count=7))) == ids(old[:1])
 
 
-def test_never_deletes_the_newest_verified_backup_by_count() -> None:
+def test_never_deletes_the_newest_verified_backup() -> None:
     verified = manifest(10, verified=True)
     newer = [manifest(d, verified=None) for d in (3, 2, 1)]
     newest_failed = manifest(0.5, verified=False)
-    expired = select_expired([verified, *newer, newest_failed], RetentionPolicy(keep_count=1), NOW)
+    expired = select_expired([verified, *newer, newest_failed], RetentionPolicy(keep_count=1))
     assert verified.backup_id not in ids(expired)
     assert ids(expired) == ids(newer)
-
-
-def test_never_deletes_the_newest_verified_backup_by_age() -> None:
-    old_verified = [manifest(d, verified=True) for d in (90, 60)]
-    unverified = manifest(45)
-    expired = select_expired([*old_verified, unverified], RetentionPolicy(keep_count=5), NOW)
-    assert ids(expired) == [old_verified[0].backup_id, unverified.backup_id]
 
 
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(BackupError, match="keep at least 1"):
         RetentionPolicy(keep_count=0)
-    with pytest.raises(BackupError, match="max age must be positive"):
-        RetentionPolicy(max_age=timedelta(0))
 
 
 def test_apply_deletes_data_and_manifest_files(tmp_path: Path) -> None:
@@ -84,7 +79,7 @@ def test_apply_deletes_data_and_manifest_files(tmp_path: Path) -> None:
         (tmp_path / m.file).write_bytes(b"x" * 30)
         m.save(tmp_path)
 
-    deleted = apply_retention(tmp_path, RetentionPolicy(keep_count=1, max_age=timedelta(days=30)), NOW)
+    deleted = apply_retention(tmp_path, RetentionPolicy(keep_count=1))
 
     assert deleted == [backups[0].backup_id, backups[2].backup_id]
     assert ids(list_backups(tmp_path)) == [backups[1].backup_id, backups[3].backup_id]

@@ -53,10 +53,9 @@ async def test_optimized_analytics_per_tier_agree_with_prometheus_and_flush_need
         assert counter("l1", "energy_assessment", "miss") - before["miss"] == 1
         redis_after = keyspace(redis_url)
         l2_all = stats["tiers"]["l2"]["_all"]
-        assert (l2_all["hits"], l2_all["misses"]) == (
-            redis_after[0] - redis_before[0],
-            redis_after[1] - redis_before[1],
-        )
+        # every L2 hit / miss is a Redis keyspace hit / miss; the lease check adds keyspace lookups of its own
+        assert redis_after[0] - redis_before[0] >= l2_all["hits"]
+        assert redis_after[1] - redis_before[1] >= l2_all["misses"]
         metrics = (await client.get("/metrics")).text
         assert 'athbench_cache_requests_total{endpoint="energy_assessment",result="hit",tier="l1"}' in metrics
 
@@ -77,7 +76,7 @@ async def test_baseline_profile_uses_the_naive_dict_only(seeded_dsn: str, redis_
         stats = (await client.get("/api/v1/analytics/cache")).json()
         assert stats["profile"] == "baseline"
         assert set(stats["tiers"]) == {"l1", "origin"}  # no Redis, no materialized views
-        assert stats["overall"]["_all"] == {"requests": 4, "loads": 2, "hit_ratio": 0.5}
+        assert stats["overall"]["_all"] == {"requests": 4, "loads": 2, "coalesced": 0, "hit_ratio": 0.5}
 
 
 async def test_resilience_analytics_lists_every_dependency(seeded_dsn: str, redis_url: str) -> None:

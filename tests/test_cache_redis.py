@@ -58,7 +58,11 @@ async def check_counters(client: aioredis.Redis) -> None:
     after = await keyspace(client)
     l2 = reader.stats()["tiers"]["l2"]["e"]
     assert l2["hits"] > 0 and l2["misses"] > 0
-    assert (l2["hits"], l2["misses"]) == (after[0] - before[0], after[1] - before[1])
+    l1 = reader.stats()["tiers"]["l1"]["e"]
+    assert l2["hits"] + l2["misses"] == l1["misses"]  # every L1 miss asked L2 once
+    # Each L2 hit is a Redis keyspace hit, each miss a keyspace miss; the lease check (the invalidation
+    # sequence number read with the entry, the tombstones read by a store) adds keyspace lookups of its own.
+    assert after[0] - before[0] >= l2["hits"] and after[1] - before[1] >= l2["misses"]
     assert l2["errors"] == 0
 
 

@@ -28,7 +28,8 @@ def test_merge_of_encoded_recorders_is_exact() -> None:
             error = "http_5xx" if i % 10 == 0 else None
             recorder.record("GET /a", second=i % 4, uncorrected_us=1000 + i * 7, corrected_us=2000 + i, error=error)
         recorder.record("GET /b", second=0, uncorrected_us=None, corrected_us=None, error="connection_error")
-        recorder.scheduled, recorder.unsent = 110, 1
+        recorder.scheduled = 110
+        recorder.record_unfinished("GET /a", "unsent", corrected_us=5_000_000 + worker)
         parts.append(recorder)
     merged = Recorder()
     for part in parts:
@@ -39,6 +40,8 @@ def test_merge_of_encoded_recorders_is_exact() -> None:
     assert overall.errors == {"http_5xx": 10 + 11 + 11, "connection_error": 3}
     assert sum(b.count for b in merged.seconds.values()) == 306
     assert (merged.scheduled, merged.unsent) == (330, 3)
+    assert overall.corrected.get_total_count() == 303 + 3  # the unsent at their lower bound
+    assert merged.endpoints["GET /a"].censored_min_us == 5_000_000
     reference = parts[0].endpoints["GET /a"].uncorrected
     for part in parts[1:]:
         reference.add(part.endpoints["GET /a"].uncorrected)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from harness.load.recorder import decode
 from harness.load.runner import run_load
 from harness.stack import Stack, StackConfig
 
-LIVE = Endpoint(path="/health/live", name="live")
 PING = Endpoint("/_test/ping", name="ping")
 LIVE = Endpoint("/health/live", name="live")  # the knobs apply to it; it touches no dependency
 
@@ -131,33 +129,6 @@ def test_fixed_delay_appears_in_p50(knobs_reset: str) -> None:
     assert delayed.overall.latency_ms("p50") == pytest.approx(base.overall.latency_ms("p50") + 20.0, abs=6.0)
 
 
-def test_stall_shows_in_corrected_not_in_uncorrected(knobs_reset: str) -> None:
-    """1 s stall, 200 req/s carried by 4 connections (as wrk2 would): the stall delays ~200 sends."""
-    url = knobs_reset
-    warmup, duration = 0.5, 6.0
-    stall: list[float] = []
-
-    def stall_mid_window() -> None:
-        time.sleep(1.0 + warmup + 2.0)  # load-process start-up (~1 s) + warm-up + 2 s into the window
-        stall.append(time.time())
-        set_knobs(url, stall_until=stall[0] + 1.0)
-
-    thread = threading.Thread(target=stall_mid_window)
-    thread.start()
-    result = run_load(url, OpenPlan.constant(200, duration, users=4), endpoints=[LIVE], warmup_s=warmup)
-    thread.join()
-    window_start, window_end = result.window_epoch
-    assert window_start < stall[0] < stall[0] + 1.0 < window_end, "the stall missed the measured window"
-    corrected, uncorrected = result.overall.corrected, result.overall.uncorrected
-    assert corrected is not None and uncorrected is not None
-    assert result.overall.count == 1200 and result.overall.error_count == 0
-    assert uncorrected["max_ms"] > 800  # the 4 requests in flight during the stall
-    assert corrected["p99_ms"] > 700  # ~1/6 of the requests were due during the stall
-    assert corrected["p90_ms"] > 200
-    assert uncorrected["p99_ms"] < 100  # 4 of 1200 requests: below p99
-    assert result.valid, result.invalid_reason  # the generator kept up; the server stalled
-
-
 def test_two_workers_merge_to_the_single_process_counts(service: str) -> None:
     plan = OpenPlan.constant(150, 2.0, users=10)
     single = run_load(service, plan, endpoints=[PING], warmup_s=0.5)
@@ -185,12 +156,16 @@ def test_worker_count_defaults_to_the_environment(service: str, monkeypatch: pyt
 
 def test_tiny_user_pool_is_invalid(knobs_reset: str) -> None:
     set_knobs(knobs_reset, delay_ms=20)  # one user can carry at most ~50 req/s
-    result = run_load(knobs_reset, OpenPlan.constant(200, 2.0, users=1), endpoints=[LIVE], warmup_s=0.5)
+    # no warm-up: its backlog alone would use up the window on a busy machine, leaving no send to time
+    result = run_load(knobs_reset, OpenPlan.constant(200, 2.0, users=1), endpoints=[LIVE], warmup_s=0)
     assert not result.valid
     assert "behind schedule" in (result.invalid_reason or "")
     assert "never sent" in (result.invalid_reason or "")
     assert result.validity["unsent_fraction"] > 0.5
     assert result.validity["limited_by"] == "backlog"
+    assert result.lower_bound and result.overall.lower_bound
+    assert result.overall.unsent == result.validity["unsent"]
+    assert result.overall.latency_ms("p50") > 500  # the unsent waited at least the drain (5 s)
 
 
 def test_impossible_rate_is_invalid(service: str) -> None:

@@ -30,7 +30,9 @@ def raw(recorder: Recorder, cpu: list[float], cpu_warning: bool = False) -> dict
 
 def open_recorder(lag_ms: float = 1.0, loop_lag_ms: float = 0.5, unsent: int = 0) -> Recorder:
     recorder = Recorder()
-    recorder.scheduled, recorder.unsent = 400, unsent
+    recorder.scheduled = 400
+    for _ in range(unsent):
+        recorder.record_unfinished("ping", "unsent", corrected_us=5_000_000)
     for i in range(400 - unsent):
         recorder.record("ping", second=i // 100, uncorrected_us=2000, corrected_us=2000 + lag_ms * 1000, error=None)
         record_us(recorder.schedule_lag, lag_ms * 1000)
@@ -46,6 +48,7 @@ SPEC = LoadSpec("http://127.0.0.1:1", OpenPlan.constant(100, 4.0, users=8), endp
 def test_a_clean_open_run_is_valid() -> None:
     result = build_result(raw(open_recorder(), cpu=[30.0] * 5), SPEC)
     assert result.valid and result.invalid_reason is None and result.validity["limited_by"] is None
+    assert not result.lower_bound and not result.overall.lower_bound
     assert result.overall.throughput_rps == 100.0
     assert result.window_epoch == [100.0, 104.0]
     assert LoadResult.from_dict(result.to_dict()) == result
@@ -69,7 +72,9 @@ def test_sends_behind_schedule_are_invalid() -> None:
     result = build_result(raw(open_recorder(lag_ms=200, unsent=40), cpu=[40.0] * 5), SPEC)
     assert not result.valid and result.validity["limited_by"] == "backlog"
     assert "median lag 200" in (result.invalid_reason or "")
-    assert "40 of 400 scheduled requests were never sent" in (result.invalid_reason or "")
+    assert "40 of 400 scheduled requests were never sent and 0 unanswered" in (result.invalid_reason or "")
+    assert result.lower_bound and result.overall.lower_bound and result.endpoints["ping"].lower_bound
+    assert result.overall.unsent == 40 and result.validity["backlogged"]
 
 
 def test_closed_runs_have_no_schedule_checks() -> None:

@@ -53,7 +53,7 @@ async def test_many_clients_share_few_server_connections(bouncer: PgBouncer) -> 
 
 
 def test_pooling_scenario_measures_both_modes(tmp_path: Path) -> None:
-    short = {"users": 8, "duration_s": 1.5, "warmup_s": 0.5, "repetitions": 1, "distinct": 300, "pool_size": 4}
+    short = {"users": 8, "duration_s": 1.5, "warmup_s": 0.5, "repetitions": 1, "pool_size": 4}
     with small_stack(tmp_path / "stack", upstream=False) as stack:
         result = run_scenario(SCENARIO, stack, "optimized", tmp_path / "out", **short)
 

@@ -65,18 +65,30 @@ def test_cache_finding_compares_with_lru_and_the_optimum():
 
 
 def test_recommendations_carry_estimated_and_measured_gain_beside_the_claim():
-    run = build_run()
+    run = build_run(repetitions=8)
     recs = {r.remedy.key: r for r in recommend(run, grade_run(run), load())}
     cache = recs["multi-level-caching"]
     assert cache.remedy.claim == "50% response time improvement"
     assert cache.estimated["baseline"].overall_points > 0
     assert cache.estimated["optimized"].overall_points == 0  # already at target
     assert cache.measured.metric == "api_latency.latency_p95_ms"
-    assert cache.measured.change == pytest.approx(41.0 / 149.0 - 1.0)
-    assert cache.measured.ci[0] <= cache.measured.change <= cache.measured.ci[1]
+    base = run.scenario("api_latency", "baseline").metrics["latency_p95_ms"].median
+    opt = run.scenario("api_latency", "optimized").metrics["latency_p95_ms"].median
+    assert cache.measured.change == pytest.approx(opt / base - 1.0)
+    low, high = cache.measured.ci
+    assert low < cache.measured.change < high and cache.measured.coverage >= 0.95
     assert cache.verdict.startswith("claim met")
     assert recs["async-cpu-monitoring"].remedy.claim == "15% CPU reduction"
     assert recs["query-optimization"].remedy.claim == "30% query performance improvement"
+
+
+def test_with_n_too_small_the_verdict_says_so_instead_of_claiming():
+    run = build_run()  # n = 3 per profile
+    recs = {r.remedy.key: r for r in recommend(run, grade_run(run), load())}
+    cache = recs["multi-level-caching"]
+    assert cache.measured.ci is None and cache.measured.change == pytest.approx(41.0 / 149.0 - 1.0)
+    assert cache.verdict.startswith("n too small") and "claim" not in cache.verdict
+    assert all(r.verdict.startswith("n too small") for r in recs.values() if r.remedy.claimed_change is not None)
 
 
 def test_measured_gain_needs_both_profiles():
@@ -87,11 +99,25 @@ def test_measured_gain_needs_both_profiles():
 
 @pytest.mark.parametrize(
     ("ci", "expected"),
-    [((-0.40, -0.20), "claim met"), ((-0.10, -0.02), "claim not met"), ((-0.25, -0.05), "inconclusive")],
+    [
+        ((-0.40, -0.20), "claim met"),
+        ((-0.10, -0.02), "claim not met: the measured reduction is smaller than claimed"),
+        ((-0.25, -0.05), "inconclusive"),
+        ((0.05, 0.30), "not reproduced: the change went the other way"),
+        (None, "n too small"),
+    ],
 )
 def test_verdict_against_a_claimed_15_percent_reduction(ci, expected):
-    change = Change("m", "%", 10.0, 7.0, sum(ci) / 2, ci, (3, 3))
+    change = Change("m", "%", 10.0, 7.0, -0.3 if ci is None else sum(ci) / 2, ci, (3, 3))
     assert verdict(change, -0.15).startswith(expected)
+
+
+def test_verdict_against_a_claimed_increase_and_on_bounds():
+    up = Change("m", "req/s", 100.0, 80.0, -0.2, (-0.3, -0.1), (8, 8), 0.96)
+    assert verdict(up, 0.5) == "not reproduced: the change went the other way"
+    assert verdict(Change("m", "", 1.0, 2.0, 1.0, (0.6, 1.2), (8, 8), 0.96), 0.5).startswith("claim met")
+    bounded = Change("m", "ms", 10.0, 2.0, -0.8, (-0.9, -0.7), (8, 8), 0.96, ("at_least", "exact"))
+    assert verdict(bounded, -0.15).startswith("no verdict: a figure is only a bound")
 
 
 def test_a_cache_at_the_offline_optimum_is_not_blamed_for_compulsory_misses():

@@ -28,9 +28,51 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.to_dict() == original.to_dict()
     metric = loaded.scenario("api_latency", "optimized").metrics["latency_p95_ms"]
     assert metric.n == 3 and metric.median == 4.5
-    assert metric.ci95[0] <= metric.median <= metric.ci95[1]
+    assert metric.ci95 is None and metric.ci_coverage is None and metric.n_too_small  # n = 3: no interval
+    raw = json.loads(path.read_text())
+    assert raw["schema_version"] == 2
+    assert raw["scenarios"][0]["metrics"]["latency_p95_ms"]["ci95"] is None
     assert not list(tmp_path.glob(".results-*")), "no temporary file may be left behind"
     assert path.name == "results.json"
+
+
+def test_the_interval_is_the_order_statistic_one_from_n_6() -> None:
+    five = r.Metric.from_samples([5.0, 1.0, 4.0, 2.0, 3.0], unit="ms")
+    assert five.ci95 is None and five.n_too_small
+    six = r.Metric.from_samples([5.0, 1.0, 4.0, 2.0, 6.0, 3.0], unit="ms")
+    assert six.ci95 == (1.0, 6.0) and six.ci_coverage == pytest.approx(0.96875) and not six.n_too_small
+    ten = r.Metric.from_samples([float(x) for x in range(10)], unit="ms")
+    assert ten.ci95 == (1.0, 8.0) and ten.ci_coverage == pytest.approx(1 - 2 * 11 / 1024)
+
+
+def test_bound_round_trips_and_is_validated(tmp_path: Path) -> None:
+    run = sample_results()
+    run.scenarios[0].metrics["lag_max_ms"] = r.Metric.from_samples([8.0] * 6, "ms", "lower", bound="at_most")
+    loaded = r.read(r.save(run, tmp_path / "results.json"))
+    lag = loaded.scenarios[0].metrics["lag_max_ms"]
+    assert lag.bound == "at_most" and lag.ci95 == (8.0, 8.0)  # tied data: a degenerate interval, said so
+    assert loaded.scenarios[0].metrics["latency_p95_ms"].bound == "exact"
+    with pytest.raises(ValueError, match="bound"):
+        r.Metric.from_samples([1.0], unit="ms", bound="roughly")  # type: ignore[arg-type]
+
+
+def test_a_version_1_file_is_still_read_with_its_intervals_recomputed(tmp_path: Path) -> None:
+    doc = sample_results().to_dict()
+    doc["schema_version"] = 1
+    doc["status"], doc["status_reason"] = "invalid", "generator saturated"
+    metrics = doc["scenarios"][0]["metrics"]
+    metrics["latency_p95_ms"].update(ci95=[4.5, 4.5])  # the old zero-width bootstrap interval
+    for key in ("ci_coverage", "bound"):
+        del metrics["latency_p95_ms"][key]
+    metrics["rtt_ms"] = {"unit": "ms", "better": "lower", "samples": [3, 1, 2, 6, 5, 4], "n": 6, "median": 3.5}
+    metrics["rtt_ms"]["ci95"] = [3.0, 4.0]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    loaded = r.read(path)
+    old = loaded.scenarios[0].metrics
+    assert old["latency_p95_ms"].ci95 is None and old["latency_p95_ms"].bound == "exact"
+    assert old["rtt_ms"].ci95 == (1.0, 6.0) and old["rtt_ms"].ci_coverage == pytest.approx(0.96875)
+    assert loaded.status == "incomplete" and "marked invalid (schema 1): generator saturated" in loaded.status_reason
 
 
 def test_metric_needs_samples_and_direction() -> None:
@@ -55,6 +97,9 @@ def test_tidy_frame(tmp_path: Path) -> None:
         (lambda d: d.update(schema="other"), "not an athbench results file"),
         (lambda d: d.pop("run_id"), "run_id is missing"),
         (lambda d: d.update(status="great"), "status is 'great'"),
+        (lambda d: d.update(status="invalid"), "status is 'invalid'"),  # version 2 has no invalid run status
+        (lambda d: d.update(schema_version=0), "older than supported"),
+        (lambda d: d["scenarios"][0]["metrics"]["latency_p95_ms"].update(bound="about"), "bound is 'about'"),
         (lambda d: d["scenarios"][0]["metrics"]["latency_p95_ms"].update(n=7), "n is 7 but there are 3 samples"),
         (lambda d: d["scenarios"][0]["metrics"]["latency_p95_ms"].update(samples=["x"]), "samples must be"),
         (lambda d: d["scenarios"][0]["timeseries"]["rps"].update(v=[1.0]), "t has 2 points but v has 1"),

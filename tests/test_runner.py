@@ -14,9 +14,8 @@ import psutil
 
 from harness import results as results_io
 from harness.packs import Pack, PackEntry
-from harness.results import Metric
 from harness.runner import RunOptions, run_pack
-from scenarios.base import Scenario
+from scenarios.base import MetricSpec, Scenario
 
 STACK = {"seed_properties": 1_000, "upstream": False}
 
@@ -25,12 +24,16 @@ def _measure_pid(ctx, params, result) -> None:
     import httpx
 
     response = httpx.get(f"{ctx.target_url}/health/live")
-    result.metrics["live_status"] = Metric.single(response.status_code, unit="status", better="none")
+    ctx.record("live_status", response.status_code)
 
 
 def _broken(ctx, params, result) -> None:
-    result.metrics["before_failure"] = Metric.single(1.0, unit="x", better="none")
+    ctx.record("before_failure", 1.0)
     raise RuntimeError("scenario bug")
+
+
+def declares(name: str) -> tuple[MetricSpec, ...]:
+    return (MetricSpec(name, "x", "none", "test", "a toy metric"),)
 
 
 def test_failed_scenario_does_not_lose_the_rest(tmp_path: Path) -> None:
@@ -38,8 +41,8 @@ def test_failed_scenario_does_not_lose_the_rest(tmp_path: Path) -> None:
         "t",
         tmp_path / "t.toml",
         entries=[
-            PackEntry(Scenario("broken", "raises", _broken), {}),
-            PackEntry(Scenario("live", "calls /health/live", _measure_pid), {}),
+            PackEntry(Scenario("broken", "raises", _broken, metrics=declares("before_failure")), {}),
+            PackEntry(Scenario("live", "calls /health/live", _measure_pid, metrics=declares("live_status")), {}),
         ],
     )
     options = RunOptions(profiles=["baseline", "optimized"], output=tmp_path, stack_config=STACK, log=lambda m: None)
@@ -65,18 +68,18 @@ SLOW_RUN = textwrap.dedent(
     from pathlib import Path
     from harness.packs import Pack, PackEntry
     from harness.processes import install_signal_handlers
-    from harness.results import Metric
     from harness.runner import RunOptions, run_pack
-    from scenarios.base import Scenario
+    from scenarios.base import MetricSpec, Scenario
 
     def slow(ctx, params, result):
-        result.metrics["first_sample"] = Metric.single(42.0, unit="ms")
+        ctx.record("first_sample", 42.0)
         print("measuring", flush=True)
         time.sleep(120)
 
     install_signal_handlers()
     out = Path(sys.argv[1])
-    pack = Pack("slow", out / "slow.toml", entries=[PackEntry(Scenario("slow", "sleeps", slow), {})])
+    spec = MetricSpec("first_sample", "ms", "lower", "test", "a toy metric")
+    pack = Pack("slow", out / "slow.toml", entries=[PackEntry(Scenario("slow", "sleeps", slow, metrics=(spec,)), {})])
     run_pack(pack, RunOptions(output=out, stack_config={"seed_properties": 1000, "upstream": False}))
     """
 )
@@ -118,11 +121,12 @@ def _busy_requests(ctx, params, result) -> None:
     with httpx.Client(base_url=ctx.target_url) as client:
         while time.monotonic() < deadline:
             client.get("/api/v1/properties/1/energy-assessment")
-    result.metrics["done"] = Metric.single(1.0, unit="x", better="none")
+    ctx.record("done", 1.0)
 
 
 def test_profile_hook_attaches_py_spy_to_the_service(tmp_path: Path) -> None:
-    pack = Pack("p", tmp_path / "p.toml", entries=[PackEntry(Scenario("busy", "requests", _busy_requests), {})])
+    busy = Scenario("busy", "requests", _busy_requests, metrics=declares("done"))
+    pack = Pack("p", tmp_path / "p.toml", entries=[PackEntry(busy, {})])
     options = RunOptions(output=tmp_path, stack_config=STACK, log=lambda m: None, profile_s=2.0)
     results, run_dir = run_pack(pack, options)
     scenario = results.scenario("busy")

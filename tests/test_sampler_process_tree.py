@@ -37,7 +37,9 @@ def tree() -> Iterator[subprocess.Popen[bytes]]:
     deadline = time.monotonic() + 5
     while not psutil.Process(process.pid).children() and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.4)  # let the child touch its ballast
+    child = psutil.Process(process.pid).children()[0]
+    while child.memory_info().rss < 60 * 1024 * 1024 and time.monotonic() < deadline + 5:
+        time.sleep(0.02)  # let the child touch its ballast
     yield process
     for child in psutil.Process(process.pid).children(recursive=True):
         child.kill()

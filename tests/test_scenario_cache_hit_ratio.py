@@ -37,6 +37,14 @@ def test_smaller_l1_gives_lower_l1_hit_ratio(stack: Stack, tmp_path: Path) -> No
         assert r["hit_ratio_l1"] <= r["hit_ratio_belady"] + 0.02
         assert r["hit_ratio_belady"] >= r["hit_ratio_lru_sim"]
         assert 0 < r["cached_latency_p95_ms"] < 5_000
+    for result in (small, large):
+        rep = result.details["repetitions"][0]
+        origin, requests = rep["counts"]["origin"], sum(rep["counts"]["l1"].values())
+        # a read that joined another's in-flight load is a miss in the graded ratio and in the simulation
+        assert result.metrics["hit_ratio_overall"].median == pytest.approx(
+            1 - (origin["load"] + origin["coalesced"]) / requests
+        )
+        assert rep["lru_sim"] <= rep["lru_sim_instantaneous"]
     # both start cold over the same trace: overall is bounded by the repeat reads whatever the L1 size,
     # and a small L1 pushes its misses to Redis (L2), which answers most of them
     never_evicting = small.details["repetitions"][0]["never_evicting_ratio"]

@@ -45,11 +45,14 @@ def test_finds_unused_index_and_forced_slow_query(stack: Stack, tmp_path: Path) 
             rate_rps=40.0,
             duration_s=3.0,
             warmup_s=0.5,
-            endpoints_per_kind=5,
             extra_queries={"forced_slow": "SELECT pg_sleep(0.15)"},
         )
     finally:
         execute(stack.postgres_dsn, f"DROP INDEX {UNUSED}")
+    assert result.status == "complete", result.reason
+    assert result.details["load"]["valid"] and result.details["load"]["throughput_rps"] > 0
+    assert result.details["load"]["hit_ratio"] is not None  # which path the load took is recorded
+    assert set(result.details["mix"]["kinds"]) >= {"energy_assessment", "property_patch", "assessment_post"}
     unused = {i["index"] for i in result.details["unused_indexes"]}
     assert UNUSED in unused
     assert result.metrics["unused_indexes"].median == len(unused)

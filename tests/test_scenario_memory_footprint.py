@@ -55,3 +55,14 @@ def test_growth_recovers_a_known_slope() -> None:
     assert leak["ci95_mb_per_min"][0] < 2.0 < leak["ci95_mb_per_min"][1]
     steady = growth(flat, window)
     assert steady["ci95_mb_per_min"][0] < 0.0 < steady["ci95_mb_per_min"][1]
+
+
+def test_growth_interval_widens_for_autocorrelated_rss() -> None:
+    t = np.arange(0.0, 60.0, 0.1)
+    rng = np.random.default_rng(11)
+    noise = np.zeros(t.size)
+    for i in range(1, t.size):  # AR(1), phi = 0.9: neighbouring 10 Hz samples share most of their noise
+        noise[i] = 0.9 * noise[i - 1] + rng.normal(0, 0.2)
+    slope = growth({"t": t.tolist(), "v": (100.0 + noise).tolist()}, Window(0.0, 60.0))
+    assert slope["effective_samples"] < slope["samples"] / 5
+    assert slope["stderr_mb_per_min"] > 3 * slope["naive_stderr_mb_per_min"]

@@ -10,16 +10,15 @@ import pytest
 from scenarios.read_replica import SCENARIO, read_mix
 from tests.scenario_support import run_scenario, small_stack
 
-SHORT = {"users": 8, "duration_s": 1.5, "warmup_s": 0.5, "repetitions": 1, "distinct": 400}
+SHORT = {"users": 8, "duration_s": 1.5, "warmup_s": 0.5, "repetitions": 1}
 
 
-def test_read_mix_uses_distinct_existing_ids() -> None:
-    mix = read_mix(properties=2000, distinct=400, seed=1)
-    assessments = [e for e in mix if e.name.startswith("energy_assessment:")]
-    assert len({e.path for e in assessments}) == 400
-    assert all(1 <= int(e.path.split("/")[4]) <= 2000 for e in assessments)
-    assert {e.name.split(":")[0] for e in mix} == {"energy_assessment", "portfolio_overview"}
-    assert sum(e.weight for e in assessments) == pytest.approx(0.75)
+def test_read_mix_is_zipf_over_every_property_and_user_without_writes() -> None:
+    mix = {e.name: e for e in read_mix(properties=2000, users=10, zipf_s=0.99)}
+    assert set(mix) == {"energy_assessment", "portfolio_overview"}
+    assert mix["energy_assessment"].params["id"] == {"dist": "zipf", "min": 1, "max": 2000, "s": 0.99}
+    assert mix["portfolio_overview"].params["user"]["max"] == 10
+    assert mix["energy_assessment"].weight == pytest.approx(0.75)
 
 
 def test_reads_without_and_with_the_replica(tmp_path: Path) -> None:
@@ -35,6 +34,7 @@ def test_reads_without_and_with_the_replica(tmp_path: Path) -> None:
         ratio = result.metrics["read_throughput_ratio"].median
         assert ratio == points["replica"]["throughput_rps"] / points["primary"]["throughput_rps"]
         assert 0 <= points["replica"]["replica_lag_s"] < 5
+        assert all(0 <= p["hit_ratio"] <= 1 for p in points.values())  # which path each phase measured
         # afterwards the service runs without the replica, which is stopped
         checks = httpx.get(f"{stack.service_url}/health", timeout=10).json()["checks"]
         assert "postgres-replica:lag" not in checks

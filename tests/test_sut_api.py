@@ -362,7 +362,7 @@ async def test_empty_database_gives_503_not_500(fresh_db_dsn: str, redis_url: st
     async with running_app(settings_for(fresh_db_dsn, redis_url)) as (_, c):
         r = await c.get("/api/v1/properties/1/energy-assessment")
         assert r.status_code == 503
-        assert "UndefinedTable" in r.json()["detail"]
+        assert r.json()["error"] == "database_error" and r.json()["dependency"] == "postgres"
 
 
 @pytest.mark.parametrize("concurrent", [False, True])

@@ -10,12 +10,14 @@ from rich.console import Console
 from harness.commands.common import execute
 from harness.options import (
     Endpoints,
+    LoadSeed,
     LoadWorkers,
     Locustfile,
     OutputDir,
     PostgresDsn,
     RedisUrl,
     TargetPids,
+    apply_load_seed,
     apply_load_workers,
     target_options,
 )
@@ -43,10 +45,12 @@ def command(
     only: list[str] = typer.Option(None, "--only", help="Run only these scenarios of the pack (repeatable)."),
     report_format: list[str] = typer.Option(["html", "md"], "--format", help="Report formats to write."),
     load_workers: LoadWorkers = 1,
+    seed: LoadSeed = 0,
 ) -> None:
     """Run a pack and write a graded assessment report; prints the report's path at the end."""
     install_signal_handlers()
     apply_load_workers(load_workers)
+    apply_load_seed(seed)
     try:
         chosen = load_pack(pack or ("target" if target else "quick"))
         target_kw = target_options(endpoints, locustfile, target_pid) if target else {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -64,7 +63,6 @@ def run(
     rate_mb_s: float = typer.Option(0.0, min=0.0, help="optimized: throttle raw dump MB/s (0 = unlimited)."),
     verify: bool = typer.Option(False, help="Run the restore drill right after the backup."),
     keep: int = typer.Option(0, min=0, help="Then apply retention keeping this many (0 = no retention)."),
-    max_age_days: float = typer.Option(30.0, min=0.001, help="Retention: maximum age in days."),
 ) -> None:
     """Take one backup and write its manifest."""
     try:
@@ -77,7 +75,7 @@ def run(
     if verify:
         _verify(postgres_dsn, backup_dir, manifest.backup_id, jobs=2)
     if keep:
-        policy = RetentionPolicy(keep_count=keep, max_age=timedelta(days=max_age_days))
+        policy = RetentionPolicy(keep_count=keep)
         for backup_id in apply_retention(backup_dir, policy):
             console.print(f"retention deleted {backup_id}")
 

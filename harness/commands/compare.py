@@ -1,4 +1,8 @@
-"""`athbench compare RUN_A RUN_B`: per-metric ratio, its CI, significance and verdict."""
+"""`athbench compare BASELINE CANDIDATE`: per-metric ratio, its CI, significance and verdict.
+
+Each side is a results file, a run directory or a directory of several runs: the run is the unit of
+comparison, so a verdict needs several runs per side (one run per side shows the ratios only).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,29 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, CompareSettings, compare_runs, table_rows, to_markdown
-from harness.results import ResultsError, read
+from harness.commands.gate import read_side
+from harness.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_THRESHOLD,
+    CompareSettings,
+    compare_runs,
+    method_note,
+    table_rows,
+    to_markdown,
+)
+from harness.results import ResultsError, RunResults
 
 console = Console()
 _STYLE = {"regression": "red", "improvement": "green", "undecidable": "yellow"}
 
 
+def _label(runs: list[RunResults]) -> str:
+    return runs[0].run_id if len(runs) == 1 else f"{len(runs)} runs ({runs[0].run_id}...)"
+
+
 def command(
-    baseline: Path = typer.Argument(..., help="Baseline results file (or run directory)."),
-    candidate: Path = typer.Argument(..., help="Candidate results file (or run directory)."),
+    baseline: Path = typer.Argument(..., help="Baseline results file, run directory or directory of runs."),
+    candidate: Path = typer.Argument(..., help="Candidate results file, run directory or directory of runs."),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, help="Factor beyond which a significant change counts."),
     alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance level (Holm-adjusted across metrics)."),
     markdown: Path | None = typer.Option(None, help="Also write the table as Markdown to this file."),
@@ -25,8 +42,8 @@ def command(
     """Compare two runs metric by metric (candidate / baseline)."""
     try:
         settings = CompareSettings(threshold=threshold, alpha=alpha)
-        base_run, cand_run = read(baseline), read(candidate)
-        comparisons = compare_runs(base_run, cand_run, settings)
+        base_runs, cand_runs = read_side([baseline]), read_side([candidate])
+        comparisons = compare_runs(base_runs, cand_runs, settings)
     except (ResultsError, ValueError) as exc:
         console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -34,14 +51,13 @@ def command(
         console.print("[yellow]the two runs have no metric in common[/yellow]")
         raise typer.Exit(2)
     header, *rows = table_rows(comparisons)
-    table = Table(*header, title=f"{cand_run.run_id} vs {base_run.run_id}")
+    table = Table(*header, title=f"{_label(cand_runs)} vs {_label(base_runs)}")
     for row, c in zip(rows, comparisons, strict=True):
         table.add_row(*row, style=_STYLE.get(c.verdict.value))
     console.print(table)
-    console.print(
-        f"threshold x{settings.threshold:g}, alpha {settings.alpha:g} (Mann-Whitney U, Holm); "
-        "ratio CI by percentile bootstrap"
-    )
+    console.print(method_note(settings), markup=False, soft_wrap=True)
+    if len(base_runs) == 1 and len(cand_runs) == 1:
+        console.print("[yellow]one run per side: ratios only; a verdict needs several runs per side[/yellow]")
     if markdown:
         markdown.write_text(to_markdown(comparisons, settings))
         console.print(f"Markdown written to {markdown}")

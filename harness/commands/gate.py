@@ -1,8 +1,10 @@
 """`athbench gate`: pass (0), regression (1) or undecidable (2) for CI.
 
-Reads two results files (`--baseline RUN --candidate RUN`), or runs both sides itself
+Reads results files, several runs per side (`--baseline A1 --baseline A2 ... --candidate B1 ...`; each
+may also be a directory of runs), or runs both sides itself
 (`--pack PACK --baseline-profile P --candidate-profile Q --repetitions N`): the pack is run N times per
-side, interleaved A B A B on this machine, and the repetitions are compared pair by pair.
+side, interleaved A B A B on this machine, and the runs are compared pair by pair. The run is the unit
+of comparison: with one run per side the answer is at best "undecidable" (exit 2).
 """
 
 from __future__ import annotations
@@ -49,20 +51,34 @@ def _run_sides(
     return gate_interleaved(run_once, repetitions, settings, metrics, paired=True)
 
 
+def read_side(paths: list[Path]) -> list[RunResults]:
+    """The runs of one side: results files, run directories, or directories holding several runs."""
+    from harness.history import results_files
+
+    files = results_files(paths)
+    if not files:
+        raise ResultsError(f"no results file under {', '.join(map(str, paths))}")
+    return [read(file) for file in files]
+
+
 def command(
-    baseline: Path | None = typer.Option(None, help="Baseline results file (or run directory)."),
-    candidate: Path | None = typer.Option(None, help="Candidate results file (or run directory)."),
+    baseline: list[Path] = typer.Option(
+        [], help="Baseline run: results file, run directory or directory of runs (repeat: one per run)."
+    ),
+    candidate: list[Path] = typer.Option(
+        [], help="Candidate run: results file, run directory or directory of runs (repeat: one per run)."
+    ),
     pack: str | None = typer.Option(None, help="Run mode: the pack to run on both sides."),
     baseline_profile: str = typer.Option("baseline", help="Run mode: service profile of the baseline side."),
     candidate_profile: str = typer.Option("optimized", help="Run mode: service profile of the candidate side."),
-    repetitions: int = typer.Option(6, min=1, help="Run mode: pack runs per side (paired test needs >= 6)."),
+    repetitions: int = typer.Option(8, min=1, help="Run mode: pack runs per side (paired CI needs >= 6)."),
     only: list[str] = typer.Option([], help="Run mode: only these scenarios of the pack (repeatable)."),
     output: Path = typer.Option(Path("athbench-out/gate"), help="Run mode: where the runs are written."),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, help="Factor beyond which a significant slowdown fails."),
     alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance level (Holm-adjusted across metrics)."),
     metric: list[str] = typer.Option([], help="Gate only on these scenario.metric names (repeatable)."),
     paired: bool = typer.Option(
-        False, help="Read mode: sample i of each side was measured side by side (interleaved)."
+        False, help="Read mode: run i of each side was measured side by side (interleaved), in the order given."
     ),
     junit: Path | None = typer.Option(None, help="Write JUnit XML here."),
     summary: Path | None = typer.Option(None, help="Write a Markdown summary here."),
@@ -70,9 +86,9 @@ def command(
     """Decide whether the candidate regressed against the baseline; the exit code is the decision."""
     try:
         settings = CompareSettings(threshold=threshold, alpha=alpha, paired=paired)
-        if baseline is not None and candidate is not None:
-            decision = decide(read(baseline), read(candidate), settings, metric or None)
-        elif pack is not None and baseline is None and candidate is None:
+        if baseline and candidate:
+            decision = decide(read_side(baseline), read_side(candidate), settings, metric or None)
+        elif pack is not None and not baseline and not candidate:
             profiles = {BASELINE: baseline_profile, "candidate": candidate_profile}
             decision = _run_sides(pack, profiles, repetitions, only, output, settings, metric or None)
         else:

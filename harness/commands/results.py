@@ -42,7 +42,8 @@ def show(run: Path = typer.Argument(..., help="A run directory or its results.js
     for scenario in results.scenarios:
         table = Table("metric", "median", "95 % CI", "n", "unit", title=f"{scenario.name} / {scenario.profile}")
         for name, m in scenario.metrics.items():
-            table.add_row(name, f"{m.median:.4g}", f"{m.ci95[0]:.4g} - {m.ci95[1]:.4g}", str(m.n), m.unit)
+            ci = f"{m.ci95[0]:.4g} - {m.ci95[1]:.4g}" if m.ci95 else "n too small"
+            table.add_row(name, f"{m.median:.4g}", ci, str(m.n), m.unit)
         console.print(table)
         if scenario.status != "complete":
             console.print(f"  status {scenario.status}: {scenario.reason}")

@@ -11,12 +11,14 @@ from rich.console import Console
 from harness.commands.common import execute
 from harness.options import (
     Endpoints,
+    LoadSeed,
     LoadWorkers,
     Locustfile,
     OutputDir,
     PostgresDsn,
     RedisUrl,
     TargetPids,
+    apply_load_seed,
     apply_load_workers,
     target_options,
 )
@@ -39,10 +41,12 @@ def command(
     locustfile: Locustfile = None,
     target_pid: TargetPids = None,
     load_workers: LoadWorkers = 1,
+    seed: LoadSeed = 0,
 ) -> None:
     """Run a single scenario and write its results file."""
     install_signal_handlers()
     apply_load_workers(load_workers)
+    apply_load_seed(seed)
     try:
         chosen = single_scenario_pack(scenario, pack, param or [])
         target_kw = target_options(endpoints, locustfile, target_pid) if target else {}
@@ -62,8 +66,8 @@ def command(
     for result in results.scenarios:
         console.print(f"{result.name} / {result.profile}: {result.status} {result.reason or ''}")
         for name, metric in result.metrics.items():
-            lo, hi = metric.ci95
-            console.print(f"  {name:32} {metric.median:12.4g} {metric.unit:6} [{lo:.4g}, {hi:.4g}] n={metric.n}")
+            ci = f"[{metric.ci95[0]:.4g}, {metric.ci95[1]:.4g}]" if metric.ci95 else "(n too small)"
+            console.print(f"  {name:32} {metric.median:12.4g} {metric.unit:6} {ci} n={metric.n}")
     console.print(f"results: {run_dir / 'results.json'}")
 
 

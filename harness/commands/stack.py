@@ -15,7 +15,7 @@ from rich.table import Table
 from harness.options import PostgresDsn, Profile, RedisUrl, RunDir
 from harness.processes import install_signal_handlers
 from harness.progress import seed_progress
-from harness.stack import Stack, StackConfig, StackError
+from harness.stack import Stack, StackConfig, StackError, redact_dsn
 
 app = typer.Typer(help="Start the stack under test by hand, check it, or seed its database.", no_args_is_help=True)
 console = Console()
@@ -34,6 +34,7 @@ def up(
 ) -> None:
     """Start PostgreSQL, Redis, the upstream and the service; Ctrl-C stops everything."""
     from harness.smoke import HEALTH, run_checks
+    from system_under_test.data.seed import ForeignDatabaseError
 
     install_signal_handlers()
     directory = run_dir or Path(tempfile.mkdtemp(prefix="athbench-stack-"))
@@ -67,7 +68,7 @@ def up(
             signal.pause()
     except KeyboardInterrupt:
         console.print("stopped")
-    except StackError as exc:
+    except (StackError, ForeignDatabaseError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
 
@@ -78,10 +79,17 @@ def seed(
     postgres_dsn: PostgresDsn = None,
     run_dir: RunDir = None,
     seed: int = typer.Option(42, help="Random seed of the generator."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace athbench's tables even in a database holding tables athbench did not create."
+    ),
 ) -> None:
-    """Seed a database (an external DSN, or an embedded server in --run-dir) and report the load time."""
+    """Seed a database (an external DSN, or an embedded server in --run-dir) and report the load time.
+
+    A database with tables but without athbench's marker is refused (nothing dropped) unless --force.
+    """
     from harness import postgres
     from harness.processes import ProcessGroup
+    from system_under_test.data.seed import ForeignDatabaseError
     from system_under_test.data.seed import seed as seed_database
 
     install_signal_handlers()
@@ -94,13 +102,16 @@ def seed(
             server = postgres.EmbeddedPostgres(directory / "pgdata", group)
             server.start()
             dsn = server.dsn
-            console.print(f"embedded PostgreSQL in {directory / 'pgdata'} on {server.dsn}")
+            console.print(
+                f"embedded PostgreSQL in {directory / 'pgdata'} on {redact_dsn(server.dsn)} "
+                f"(password in {server.password_file})"
+            )
         else:
             postgres.check_reachable(dsn)
         with seed_progress(console) as progress:
-            report = asyncio.run(seed_database(dsn, properties, seed=seed, progress=progress))
+            report = asyncio.run(seed_database(dsn, properties, seed=seed, progress=progress, force=force))
         console.print(report)
-    except (postgres.PostgresError, StackError) as exc:
+    except (postgres.PostgresError, StackError, ForeignDatabaseError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     finally:

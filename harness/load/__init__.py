@@ -2,7 +2,8 @@
 
 Public API (none of it imports Locust or gevent; the load runs in its own process):
 `run_load(target_url, plan, endpoints=... | locustfile=..., warmup_s=..., workers=...) -> LoadResult`,
-plans `ClosedPlan` / `OpenPlan`, `Endpoint` and `load_endpoints` (TOML endpoint list).
+plans `ClosedPlan` / `OpenPlan`, `Endpoint` and `load_endpoints` (TOML endpoint list; an endpoint with
+`params` is a request template, see `harness.load.templates`).
 """
 
 from harness.load.endpoints import Endpoint, load_endpoints

@@ -3,8 +3,9 @@
 Runs inside the load process (gevent). The master binds 127.0.0.1 on a free port, starts
 ``python -m harness.load.worker --role worker`` N times, and lets Locust dispatch the users. Each worker
 runs its share of the plan (rate / N, schedules interleaved by worker index) and, once drained, sends
-its complete recorder (encoded HdrHistograms) in one ``athbench_done`` message; the master merges
-them exactly. Across hosts, start workers the same way pointing at the master's address, as Locust
+its complete recorder (encoded HdrHistograms) and its request-template counts in one ``athbench_done``
+message; the master merges the recorders exactly and passes the template counts on (merged exactly in
+`harness.load.result`). Across hosts, start workers the same way pointing at the master's address, as Locust
 documents; the merge is unchanged.
 """
 
@@ -58,13 +59,15 @@ def run_master(spec: LoadSpec, spec_path: Path) -> dict[str, Any]:
                 process.wait()
     merged = Recorder()
     processes: list[dict[str, Any]] = []
+    templates: list[dict[str, Any]] = []  # per worker: its template streams' summaries with counts
     for data in sorted(done.values(), key=lambda d: d["processes"][0]["index"]):
         merged.merge(Recorder.from_dict(data["recorder"]))
         processes.extend(data["processes"])
+        templates.extend(data.get("templates", []))
     if cpu_warning:
         for process in processes:
             process["cpu_warning"] = True
-    return {"recorder": merged.to_dict(), "processes": processes}
+    return {"recorder": merged.to_dict(), "processes": processes, "templates": templates}
 
 
 def _wait(condition: Any, timeout_s: float, workers: list[subprocess.Popen[bytes]], what: str) -> None:

@@ -7,10 +7,22 @@ Open model: every user repeatedly takes the next slot of the shared schedule (it
 endpoint), sleeps until it is due, sends, and records. A slot taken after it was already due means
 every user was busy (the lateness is the *schedule lag*); a user that was idle but woke late shows
 the generator's own lateness (*dispatch lag*). Closed model: every user sends back to back.
+
+Every request due in the measured window counts (`GeneratorState.settle`, at the end of the drain):
+one still waiting to be sent, or never taken from the schedule, is *unsent*; one sent but unanswered is
+*incomplete*; both enter the corrected histogram at (drain end - due time). A timed-out request enters
+it at max(timeout, time waited since due). See `harness.load.recorder`.
+
+Request templates: each templated endpoint gets one `TemplateStream` per load process, seeded by the
+spec's ``seed``, the worker index and the worker count (disjoint streams; same seed, same requests), and
+each request fills it when it is sent. Streams count what they send from the first request of the
+measured window on; `GeneratorState.finish` returns each stream's summary with its counts, merged
+exactly in `harness.load.result`. Responses' ``X-Cache`` status goes to the recorder's split.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -27,8 +39,9 @@ from locust.runners import Runner
 
 from harness.load.endpoints import Endpoint
 from harness.load.plan import OpenPlan
-from harness.load.recorder import Recorder, classify_error, record_us
+from harness.load.recorder import Recorder, cache_status, classify_error, record_us
 from harness.load.spec import LoadSpec
+from harness.load.templates import TemplateStream
 
 START_GRACE_S = 0.3  # lets all users spawn before the first slot is due
 CPU_INTERVAL_S = 1.0
@@ -46,8 +59,11 @@ class GeneratorState:
         self.t0 = 0.0
         self.epoch0 = 0.0  # wall-clock (epoch) time of t0
         self.stopping = False
-        self.in_flight = 0
-        self.sent_in_window = 0
+        self.settled = False
+        self.in_flight = 0  # every request in flight (warm-up included), for the drain
+        # requests of the measured window not yet finished: token -> [due (None: closed model), endpoint, sent]
+        self.pending: dict[int, list[Any]] = {}
+        self._tokens = itertools.count()
         self.seen = 0
         self.cpu_t: list[float] = []
         self.cpu_v: list[float] = []
@@ -56,9 +72,17 @@ class GeneratorState:
         self._endpoints = endpoints
         self._weights = [e.weight for e in endpoints]
         self._rng = random.Random(0)
+        self.streams: dict[str, TemplateStream] = {}
+        self._counting: set[str] = set()  # streams counting what they send (the window has begun)
 
-    def start(self, share: float = 1.0, phase: float = 0.0) -> None:
-        """Fix the run's origin; the open schedule (this process' share of it) starts a moment later."""
+    def start(self, share: float = 1.0, phase: float = 0.0, worker: int = 0) -> None:
+        """Fix the run's origin; the open schedule (this process' share of it) starts a moment later.
+        ``worker`` (of ``spec.workers``) picks this process' request-template streams."""
+        self.streams = {
+            e.name: e.template.stream(self.spec.seed, worker, self.spec.workers)
+            for e in self._endpoints
+            if e.template is not None
+        }
         plan = self.spec.plan
         if isinstance(plan, OpenPlan):
             self._arrivals = plan.arrivals(self.spec.warmup_s, share=share, phase=phase)
@@ -73,19 +97,59 @@ class GeneratorState:
             return self._endpoints[0]
         return self._rng.choices(self._endpoints, weights=self._weights)[0]
 
+    def request(self, endpoint: Endpoint, offset: float) -> tuple[str, dict[str, str] | None, Any]:
+        """(path, headers, json body) of the next request to ``endpoint``, due (or, closed model, sent) at
+        ``offset`` s from t0: its template filled, or as is. The stream counts the requests of the window."""
+        stream = self.streams.get(endpoint.name)
+        if stream is None:
+            return endpoint.path, endpoint.headers or None, endpoint.json
+        if self.in_window(offset):
+            if endpoint.name not in self._counting:
+                stream.begin_counting()
+                self._counting.add(endpoint.name)
+        elif offset >= self.window_end:
+            stream.end_counting()
+        path, headers, body = stream.next()
+        return path, headers or None, body
+
     def in_window(self, offset: float) -> bool:
         return self.window_start <= offset < self.window_end
 
-    def next_slot(self) -> tuple[float, Endpoint] | None:
-        """Due time (perf_counter) and endpoint of the next scheduled request, None once the run is over."""
+    def next_slot(self) -> tuple[float, Endpoint, int | None] | None:
+        """Due time (perf_counter), endpoint and token (None outside the window) of the next scheduled
+        request, None once the run is over."""
         if self.stopping or perf_counter() - self.t0 >= self.window_end:
             return None
         offset = next(self._arrivals, None)
         if offset is None:
             return None
+        due, endpoint = self.t0 + offset, self.pick()
+        token = None
         if self.in_window(offset):
             self.recorder.scheduled += 1
-        return self.t0 + offset, self.pick()
+            token = self.track(due, endpoint.name, sent=False)
+        return due, endpoint, token
+
+    def track(self, due: float | None, name: str, sent: bool) -> int:
+        """Register a request of the measured window until it finishes or is settled."""
+        token = next(self._tokens)
+        self.pending[token] = [due, name, sent]
+        return token
+
+    def settle(self) -> None:
+        """At the end of the drain: every request of the window that has not finished enters the
+        corrected histogram at its lower bound, drain end - due time (unsent, or incomplete if sent);
+        under the closed model they are counted only. Their late answers, if any, are then ignored."""
+        drain_end = perf_counter()
+        self.settled = True
+        for due, name, sent in self.pending.values():
+            lower_bound = (drain_end - due) * 1e6 if due is not None else None
+            self.recorder.record_unfinished(name, "incomplete" if sent else "unsent", lower_bound)
+        self.pending.clear()
+        for offset in self._arrivals:  # never taken from the schedule: every user was busy
+            if self.in_window(offset):
+                self.recorder.scheduled += 1
+                self.recorder.record_unfinished(self.pick().name, "unsent", (drain_end - self.t0 - offset) * 1e6)
 
     def on_request(
         self,
@@ -102,28 +166,40 @@ class GeneratorState:
         context = context or {}
         send = context.get("athbench_send", end - response_time / 1000.0)
         due = context.get("athbench_due")
-        if not self.in_window((due if due is not None else send) - self.t0):
-            return
+        token = context.get("athbench_token")
+        if token is not None:
+            if self.pending.pop(token, None) is None:
+                return  # already settled as incomplete at the drain's end
+        elif self.settled or not self.in_window((due if due is not None else send) - self.t0):
+            return  # a locustfile's request after the drain, or outside the window
         status = getattr(response, "status_code", None)
-        responded = bool(status)
+        error = classify_error(status, exception)
+        timed_out = error == "timeout"
+        corrected_us = None
+        if due is not None and timed_out:  # at least as slow as the timeout, and as the time it waited
+            corrected_us = max(end - due, self.spec.request_timeout_s) * 1e6
+        elif due is not None and status:
+            corrected_us = (end - due) * 1e6
         self.recorder.record(
             name,
             second=int(end - self.t0 - self.window_start),
-            uncorrected_us=(end - send) * 1e6 if responded else None,
-            corrected_us=(end - due) * 1e6 if responded and due is not None else None,
-            error=classify_error(status, exception),
+            uncorrected_us=(end - send) * 1e6 if status else None,
+            corrected_us=corrected_us,
+            error=error,
+            timed_out=timed_out,
+            cache=cache_status(response) if status else None,
         )
 
     def finish(self, role: str, index: int, cpu_warning: bool) -> dict[str, Any]:
-        """Count what was never sent and return this process' raw result."""
-        for offset in self._arrivals:
-            if self.in_window(offset):
-                self.recorder.scheduled += 1
-        if isinstance(self.spec.plan, OpenPlan):
-            self.recorder.unsent = max(self.recorder.scheduled - self.sent_in_window, 0)
-        self.recorder.incomplete = self.in_flight
+        """This process' raw result (after `settle`)."""
+        if not self.settled:
+            self.settle()
+        for name in set(self.streams) - self._counting:  # sent nothing in the window: count nothing
+            self.streams[name].begin_counting()
+            self.streams[name].end_counting()
         return {
             "recorder": self.recorder.to_dict(),
+            "templates": [{name: s.summary(with_counts=True) for name, s in sorted(self.streams.items())}],
             "processes": [
                 {
                     "role": role,
@@ -156,16 +232,14 @@ def make_user_classes(spec: LoadSpec, state: GeneratorState) -> list[type[User]]
         network_timeout = spec.request_timeout_s
         connection_timeout = spec.request_timeout_s
 
-        def _send(self, endpoint: Endpoint, context: dict[str, float]) -> None:
+        def _send(self, endpoint: Endpoint, context: dict[str, Any]) -> None:
+            path, headers, body = state.request(
+                endpoint, context.get("athbench_due", context["athbench_send"]) - state.t0
+            )
             state.in_flight += 1
             try:
                 self.client.request(
-                    endpoint.method,
-                    endpoint.path,
-                    name=endpoint.name,
-                    headers=endpoint.headers or None,
-                    json=endpoint.json,
-                    context=context,
+                    endpoint.method, path, name=endpoint.name, headers=headers, json=body, context=context
                 )
             finally:
                 state.in_flight -= 1
@@ -176,25 +250,30 @@ def make_user_classes(spec: LoadSpec, state: GeneratorState) -> list[type[User]]
             slot = state.next_slot()
             if slot is None:
                 raise StopUser()
-            due, endpoint = slot
+            due, endpoint, token = slot
             now = perf_counter()
             idle = now < due
             if idle:
                 gevent.sleep(due - now)
+            if token is not None:
+                if token not in state.pending:
+                    raise StopUser()  # settled as unsent meanwhile
+                state.pending[token][2] = True
             send = perf_counter()
-            if state.in_window(due - state.t0):
-                state.sent_in_window += 1
+            if token is not None:
                 record_us(state.recorder.schedule_lag, (send - due) * 1e6)
                 if idle:
                     record_us(state.recorder.dispatch_lag, (send - due) * 1e6)
-            self._send(endpoint, {"athbench_due": due, "athbench_send": send})
+            self._send(endpoint, {"athbench_due": due, "athbench_send": send, "athbench_token": token})
 
     class ClosedLoopUser(_Base):
         @task
         def closed_request(self) -> None:
             if state.stopping:
                 raise StopUser()
-            self._send(state.pick(), {"athbench_send": perf_counter()})
+            endpoint, send = state.pick(), perf_counter()
+            token = state.track(None, endpoint.name, sent=True) if state.in_window(send - state.t0) else None
+            self._send(endpoint, {"athbench_send": send, "athbench_token": token})
 
     return [ScheduledUser if isinstance(spec.plan, OpenPlan) else ClosedLoopUser]
 
@@ -225,7 +304,8 @@ def start_monitors(state: GeneratorState) -> list[gevent.Greenlet]:
 
 
 def drive(state: GeneratorState, runner: Runner) -> None:
-    """Wait out warm-up and window, then let in-flight requests finish (bounded by drain_s) and stop."""
+    """Wait out warm-up and window, let in-flight requests finish (bounded by drain_s), settle what is
+    left (`GeneratorState.settle`) and stop the users."""
     end_at = state.t0 + state.window_end
     gevent.sleep(max(0.0, end_at - perf_counter()))
     state.stopping = True
@@ -233,6 +313,7 @@ def drive(state: GeneratorState, runner: Runner) -> None:
     gevent.sleep(0.01)
     while state.in_flight > 0 and perf_counter() < deadline:
         gevent.sleep(0.02)
+    state.settle()
     runner.stop()
 
 
@@ -275,7 +356,7 @@ def run_worker(spec: LoadSpec, master_port: int) -> None:
 
     def on_test_start(**_: Any) -> None:
         index = runner.worker_index
-        state.start(share=1.0 / spec.workers, phase=index / spec.workers)
+        state.start(share=1.0 / spec.workers, phase=index / spec.workers, worker=index)
         gevent.spawn(_finish_worker, state, runner, index)
 
     env.events.test_start.add_listener(on_test_start)

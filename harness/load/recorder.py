@@ -4,12 +4,23 @@ Two histograms per endpoint are kept side by side:
 
 * ``corrected``: from the request's *scheduled* start time to the end of the response (open model only).
   A server stall delays every request scheduled during it, so the stall shows in these percentiles
-  (coordinated-omission corrected, as wrk2 does).
-* ``uncorrected``: from the moment the request was actually sent to the end of the response.
+  (coordinated-omission corrected, as wrk2 does). Every request due in the measured window counts:
+  one that timed out enters at max(timeout, time waited since due), one never sent or still in flight
+  when the drain ends at (drain end - due time). Those are lower bounds of their latency (*censored*
+  entries), counted per endpoint as ``timed_out``, ``unsent`` and ``incomplete``; the smallest of them
+  (``censored_min_us``) says which percentiles they can have pulled down (`EndpointRecorder.exact_at`).
+* ``uncorrected``: from the moment the request was actually sent to the end of the response, for
+  answered requests only (any HTTP status): the record of what the service answered, kept beside.
 
-Only requests that belong to the measured window (after the warm-up) are recorded. Every recorded
+Only requests that belong to the measured window (after the warm-up) are recorded. Every finished
 request also lands in a per-second histogram (2 significant digits) of the primary latency (corrected
-when there is a schedule, else uncorrected), from which the time series are built.
+when there is a schedule, else uncorrected), from which the time series are built (by completion time,
+so unsent and incomplete requests are not in them).
+
+When a response carries ``X-Cache: HIT``, ``MISS`` or ``STALE`` (as CDNs, Varnish and the service under
+test mark cacheable responses), the request is also recorded in its endpoint's ``by_cache[value]``
+recorder, so the latency of hits and misses is reported apart; the share of HIT among them is the
+measured window's hit ratio (`cache_status` reads the header).
 
 A `Recorder` encodes to a JSON-friendly dict (`to_dict`) and merges exactly (`merge`), which is how
 histograms from distributed workers are combined on the master.
@@ -110,24 +121,100 @@ def _is_connection_error(exception: BaseException) -> bool:
     }
 
 
+CENSORED_KINDS = ("unsent", "incomplete", "timed_out")
+CACHE_HEADER = "X-Cache"
+CACHE_VALUES = ("HIT", "MISS", "STALE")  # STALE: served expired because the live load failed
+
+
+def cache_status(response: Any) -> str | None:
+    """``HIT``, ``MISS`` or ``STALE`` from a response's X-Cache header (its first word, any case: "Hit from
+    cloudfront" is a HIT), None when absent or anything else."""
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get(CACHE_HEADER)
+    if not value:
+        return None
+    word = str(value).split(maxsplit=1)[0].upper() if str(value).strip() else ""
+    return word if word in CACHE_VALUES else None
+
+
 @dataclass
 class EndpointRecorder:
-    """Histograms and counters of one endpoint (or of all endpoints together)."""
+    """Histograms and counters of one endpoint (or of all endpoints together).
+
+    ``count`` and ``errors`` are finished requests (answered or failed, timeouts included); ``unsent``
+    and ``incomplete`` never finished and are only in ``corrected``, at their lower bound.
+    """
 
     corrected: HdrHistogram = field(default_factory=new_histogram)
     uncorrected: HdrHistogram = field(default_factory=new_histogram)
     count: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    unsent: int = 0
+    incomplete: int = 0
+    timed_out: int = 0
+    censored_min_us: int | None = None  # smallest lower bound entered into ``corrected``
+    by_cache: dict[str, EndpointRecorder] = field(default_factory=dict)  # answered requests per X-Cache value
 
-    def record(self, uncorrected_us: float | None, corrected_us: float | None, error: str | None) -> None:
-        """Count one finished request; latencies are recorded when the request got a response."""
+    def record(
+        self, uncorrected_us: float | None, corrected_us: float | None, error: str | None, timed_out: bool = False
+    ) -> None:
+        """Count one finished request; latencies are recorded when given. A ``timed_out`` request's
+        corrected latency (if any) is a lower bound."""
         self.count += 1
         if error is not None:
             self.errors[error] = self.errors.get(error, 0) + 1
         if uncorrected_us is not None:
             record_us(self.uncorrected, uncorrected_us)
+        if timed_out:
+            self.timed_out += 1
         if corrected_us is not None:
             record_us(self.corrected, corrected_us)
+            if timed_out:
+                self._censor(corrected_us)
+
+    def record_unfinished(self, kind: str, corrected_us: float | None) -> None:
+        """Count a request due in the window that never finished (``unsent`` or ``incomplete``), at its
+        lower bound in ``corrected`` (None under the closed model, which has no schedule: counted only)."""
+        if kind == "unsent":
+            self.unsent += 1
+        elif kind == "incomplete":
+            self.incomplete += 1
+        else:
+            raise ValueError(f"unknown unfinished kind {kind!r}")
+        if corrected_us is not None:
+            record_us(self.corrected, corrected_us)
+            self._censor(corrected_us)
+
+    def _censor(self, value_us: float) -> None:
+        value = min(max(round(value_us), LOWEST_US), HIGHEST_US)
+        self.censored_min_us = value if self.censored_min_us is None else min(self.censored_min_us, value)
+
+    @property
+    def censored(self) -> int:
+        """Requests whose latency is only known from below (timed out, unsent, incomplete)."""
+        return self.unsent + self.incomplete + self.timed_out
+
+    def exact_at(self, histogram: HdrHistogram, percentile: float) -> bool:
+        """Whether ``histogram``'s value at ``percentile`` is exact: no request whose true latency is
+        unknown lies at or below it (one that does could be slower, which would raise the percentile).
+        For ``corrected`` that is the censored entries; ``uncorrected`` leaves timed-out, unsent and
+        incomplete requests out altogether, so any of them makes its percentiles lower bounds."""
+        if histogram is self.uncorrected:
+            return self.censored == 0
+        if self.censored_min_us is None:
+            return True
+        if histogram.get_total_count() == 0:
+            return False
+        return self.censored_min_us > histogram.get_value_at_percentile(percentile)
+
+    def cache(self, status: str) -> EndpointRecorder:
+        """The recorder of this endpoint's responses marked ``X-Cache: status``."""
+        recorder = self.by_cache.get(status)
+        if recorder is None:
+            recorder = self.by_cache[status] = EndpointRecorder()
+        return recorder
 
     def merge(self, other: EndpointRecorder) -> None:
         """Add another recorder's counts (exact)."""
@@ -136,22 +223,42 @@ class EndpointRecorder:
         self.count += other.count
         for kind, n in other.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + n
+        self.unsent += other.unsent
+        self.incomplete += other.incomplete
+        self.timed_out += other.timed_out
+        if other.censored_min_us is not None:
+            self._censor(other.censored_min_us)
+        for status, recorder in other.by_cache.items():
+            self.cache(status).merge(recorder)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "count": self.count,
             "errors": dict(self.errors),
+            "unsent": self.unsent,
+            "incomplete": self.incomplete,
+            "timed_out": self.timed_out,
+            "censored_min_us": self.censored_min_us,
             "corrected": encode(self.corrected),
             "uncorrected": encode(self.uncorrected),
         }
+        if self.by_cache:
+            out["by_cache"] = {status: r.to_dict() for status, r in sorted(self.by_cache.items())}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EndpointRecorder:
+        censored_min = data.get("censored_min_us")
         return cls(
             corrected=decode(data["corrected"]),
             uncorrected=decode(data["uncorrected"]),
             count=int(data["count"]),
             errors={str(k): int(v) for k, v in data["errors"].items()},
+            unsent=int(data.get("unsent", 0)),
+            incomplete=int(data.get("incomplete", 0)),
+            timed_out=int(data.get("timed_out", 0)),
+            censored_min_us=int(censored_min) if censored_min is not None else None,
+            by_cache={str(s): cls.from_dict(d) for s, d in (data.get("by_cache") or {}).items()},
         )
 
 
@@ -179,8 +286,6 @@ class Recorder:
         self.dispatch_lag = new_histogram()  # wake-up delay of idle users (the generator's own lateness)
         self.loop_lag = new_histogram()  # overshoot of a 10 ms sleep in the generator's event loop
         self.scheduled = 0  # requests due inside the measured window (open model)
-        self.unsent = 0  # of those, never sent before the end
-        self.incomplete = 0  # still in flight when the drain timeout ran out
 
     def endpoint(self, name: str) -> EndpointRecorder:
         recorder = self.endpoints.get(name)
@@ -195,9 +300,15 @@ class Recorder:
         uncorrected_us: float | None,
         corrected_us: float | None,
         error: str | None,
+        timed_out: bool = False,
+        cache: str | None = None,
     ) -> None:
-        """Record one finished request that belongs to the measured window."""
-        self.endpoint(name).record(uncorrected_us, corrected_us, error)
+        """Record one finished request that belongs to the measured window (see `EndpointRecorder.record`);
+        ``cache`` is its X-Cache status (``HIT``/``MISS``), if it carried one."""
+        endpoint = self.endpoint(name)
+        endpoint.record(uncorrected_us, corrected_us, error, timed_out)
+        if cache is not None:
+            endpoint.cache(cache).record(uncorrected_us, corrected_us, error, timed_out)
         bucket = self.seconds.get(second)
         if bucket is None:
             bucket = self.seconds[second] = SecondBucket()
@@ -207,6 +318,20 @@ class Recorder:
         primary = corrected_us if corrected_us is not None else uncorrected_us
         if primary is not None:
             record_us(bucket.latency, primary)
+
+    def record_unfinished(self, name: str, kind: str, corrected_us: float | None) -> None:
+        """Count a request of the measured window that never finished (see `EndpointRecorder.record_unfinished`)."""
+        self.endpoint(name).record_unfinished(kind, corrected_us)
+
+    @property
+    def unsent(self) -> int:
+        """Requests due in the window but never sent before the drain ended."""
+        return sum(r.unsent for r in self.endpoints.values())
+
+    @property
+    def incomplete(self) -> int:
+        """Requests of the window still in flight when the drain ended."""
+        return sum(r.incomplete for r in self.endpoints.values())
 
     def overall(self) -> EndpointRecorder:
         """All endpoints merged."""
@@ -225,8 +350,6 @@ class Recorder:
         self.dispatch_lag.add(other.dispatch_lag)
         self.loop_lag.add(other.loop_lag)
         self.scheduled += other.scheduled
-        self.unsent += other.unsent
-        self.incomplete += other.incomplete
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,8 +362,6 @@ class Recorder:
             "dispatch_lag": encode(self.dispatch_lag),
             "loop_lag": encode(self.loop_lag),
             "scheduled": self.scheduled,
-            "unsent": self.unsent,
-            "incomplete": self.incomplete,
         }
 
     @classmethod
@@ -255,6 +376,4 @@ class Recorder:
         recorder.dispatch_lag = decode(data["dispatch_lag"])
         recorder.loop_lag = decode(data["loop_lag"])
         recorder.scheduled = int(data["scheduled"])
-        recorder.unsent = int(data["unsent"])
-        recorder.incomplete = int(data["incomplete"])
         return recorder

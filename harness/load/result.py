@@ -3,8 +3,25 @@
 Built in the harness process from the load process' raw output (a merged `Recorder` plus each
 generator process' CPU series). Latency figures are in milliseconds; histograms are kept encoded.
 For the closed model there is no schedule, so ``corrected`` is None and `EndpointResult.latency_ms`
-falls back to the uncorrected figures. ``window_epoch`` is the measured window in wall-clock seconds
-(``time.time()``), to line it up with other clocks (e.g. `harness.sampler.Sampler.started_epoch`).
+falls back to the uncorrected figures.
+
+Every request counts (open model): ``corrected`` includes the requests that timed out, were never sent
+or were still in flight at the drain's end, each at its lower bound (see `harness.load.recorder`);
+``uncorrected`` is the record of the answered requests only. Percentiles that such a lower bound can
+have pulled down are marked: `EndpointResult.lower_bound`, and `LoadResult.lower_bound` for the phase,
+which is also set when the phase was backlogged (the rule is in `_validity`).
+
+Which path was measured: when responses carry ``X-Cache: HIT``/``MISS``/``STALE``, each `EndpointResult`
+(and ``overall``) has ``by_cache`` (an `EndpointResult` per value: counts and percentiles of hits and
+misses apart) and ``cache_hit_ratio`` (the share of HIT among them over the measured window; a STALE
+answer, served expired after the live load failed, is not a hit). ``templates`` records,
+per request template (by endpoint name), its sources and what the measured window sent: requests,
+distinct values and the share that went to the hottest 1 % of values (per source), merged exactly over
+the load processes; ``seed`` is the seed of the template streams. `LoadResult.traffic` gathers them for a
+scenario's ``details``.
+
+``window_epoch`` is the measured window in wall-clock seconds (``time.time()``), to line it up with
+other clocks (e.g. `harness.sampler.Sampler.started_epoch`).
 """
 
 from __future__ import annotations
@@ -14,15 +31,23 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.load.recorder import EndpointRecorder, Recorder, encode, summarize
+from harness.load.recorder import PERCENTILES, EndpointRecorder, Recorder, encode, summarize
 from harness.load.spec import LoadSpec
+from harness.load.templates import merge_summaries
 
 Series = dict[str, Any]  # {"unit": ..., "t": [...], "v": [...]}
 
 
 @dataclass
 class EndpointResult:
-    """Counts, throughput and latency percentiles of one endpoint (or ``overall``)."""
+    """Counts, throughput and latency percentiles of one endpoint (or ``overall``).
+
+    ``count`` is finished requests (answered or failed). ``unsent``, ``incomplete`` and ``timed_out``
+    (open model) are in ``corrected`` at their lower bound; the first two are not in ``count``.
+    ``lower_bound``: the reported percentiles (`latency_ms`) may be below the true ones: the phase was
+    backlogged, or a request whose latency is known only from below lies at or under one of them
+    (closed model: any timed-out or incomplete request, since ``uncorrected`` leaves them out).
+    """
 
     count: int
     errors: dict[str, int]
@@ -32,10 +57,25 @@ class EndpointResult:
     corrected: dict[str, float] | None
     uncorrected: dict[str, float] | None
     histograms: dict[str, str]
+    unsent: int = 0
+    incomplete: int = 0
+    timed_out: int = 0
+    lower_bound: bool = False
+    by_cache: dict[str, EndpointResult] = field(default_factory=dict)  # per X-Cache value (HIT, MISS)
+    cache_hit_ratio: float | None = None  # HIT / (HIT + MISS + STALE), None when no response said
 
     @classmethod
-    def build(cls, recorder: EndpointRecorder, duration_s: float, corrected: bool) -> EndpointResult:
+    def build(
+        cls, recorder: EndpointRecorder, duration_s: float, corrected: bool, backlogged: bool = False
+    ) -> EndpointResult:
         error_count = sum(recorder.errors.values())
+        primary = recorder.corrected if corrected else recorder.uncorrected
+        exact = all(recorder.exact_at(primary, p) for p in PERCENTILES)
+        by_cache = {
+            s: cls.build(sub, duration_s, corrected, backlogged) for s, sub in sorted(recorder.by_cache.items())
+        }
+        marked = sum(sub.count for sub in by_cache.values())
+        hits = by_cache["HIT"].count if "HIT" in by_cache else 0
         return cls(
             count=recorder.count,
             errors=dict(sorted(recorder.errors.items())),
@@ -45,7 +85,19 @@ class EndpointResult:
             corrected=summarize(recorder.corrected) if corrected else None,
             uncorrected=summarize(recorder.uncorrected),
             histograms={"corrected": encode(recorder.corrected), "uncorrected": encode(recorder.uncorrected)},
+            unsent=recorder.unsent,
+            incomplete=recorder.incomplete,
+            timed_out=recorder.timed_out,
+            lower_bound=backlogged or not exact,
+            by_cache=by_cache,
+            cache_hit_ratio=hits / marked if marked else None,
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndpointResult:
+        fields = dict(data)
+        fields["by_cache"] = {s: cls.from_dict(d) for s, d in (data.get("by_cache") or {}).items()}
+        return cls(**fields)
 
     def latency_ms(self, key: str = "p95") -> float | None:
         """The honest figure: corrected when there was a schedule, else uncorrected (e.g. ``p99``)."""
@@ -57,11 +109,16 @@ class EndpointResult:
 class LoadResult:
     """A load phase's result; ``valid`` is False (with ``invalid_reason``) when it must not be graded.
 
+    ``lower_bound``: the phase's percentiles are lower bounds ("at least"): it was backlogged
+    (``validity["limited_by"] == "backlog"`` or a backlog reason beside a generator one), or the overall
+    figures are (`EndpointResult.lower_bound`). Scenarios mark such metrics ``bound="at_least"``.
+
     ``timeseries``: ``throughput_rps``, ``errors_per_s`` and ``latency_p95_ms`` per second of the window
     (by completion time; corrected latency under the open model) and each generator process' CPU.
     ``validity``: ``limited_by`` (None, ``generator`` or ``backlog``), ``generator_cpu_percent_mean``,
-    ``generator_loop_lag_ms``, ``cpu_warning``, ``incomplete``, and for the open model ``scheduled``,
-    ``unsent``, ``unsent_fraction``, ``schedule_lag_ms`` and ``dispatch_lag_ms`` (percentile summaries).
+    ``generator_loop_lag_ms``, ``cpu_warning``, ``incomplete``, ``timed_out``, ``backlogged``, and for the
+    open model ``scheduled``, ``unsent``, ``unsent_fraction``, ``unfinished_fraction`` ((unsent +
+    incomplete) / scheduled), ``schedule_lag_ms`` and ``dispatch_lag_ms`` (percentile summaries).
     ``processes``: per generator process its role, index, recorded count and CPU affinity.
     """
 
@@ -79,6 +136,9 @@ class LoadResult:
     invalid_reason: str | None
     window_epoch: list[float]
     processes: list[dict[str, Any]] = field(default_factory=list)
+    lower_bound: bool = False
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,9 +146,25 @@ class LoadResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoadResult:
         fields = dict(data)
-        fields["overall"] = EndpointResult(**data["overall"])
-        fields["endpoints"] = {n: EndpointResult(**e) for n, e in data["endpoints"].items()}
+        fields["overall"] = EndpointResult.from_dict(data["overall"])
+        fields["endpoints"] = {n: EndpointResult.from_dict(e) for n, e in data["endpoints"].items()}
         return cls(**fields)
+
+    def traffic(self) -> dict[str, Any]:
+        """What was sent and which path answered, for a scenario's ``details``: the template streams' seed
+        and summaries, and the measured window's X-Cache hit ratio overall and per endpoint (with the
+        p95 of hits and misses apart)."""
+        cache: dict[str, Any] = {"hit_ratio": self.overall.cache_hit_ratio, "endpoints": {}}
+        for name, endpoint in self.endpoints.items():
+            if endpoint.by_cache:
+                cache["endpoints"][name] = {
+                    "hit_ratio": endpoint.cache_hit_ratio,
+                    **{
+                        status.lower(): {"count": sub.count, "p95_ms": sub.latency_ms("p95")}
+                        for status, sub in endpoint.by_cache.items()
+                    },
+                }
+        return {"seed": self.seed, "templates": self.templates, "cache": cache}
 
 
 def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
@@ -96,9 +172,10 @@ def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
     recorder = Recorder.from_dict(raw["recorder"])
     duration = spec.plan.duration_s
     open_model = spec.plan.model == "open"
-    overall = EndpointResult.build(recorder.overall(), duration, open_model)
-    validity = _validity(recorder, raw["processes"], spec, overall)
+    validity = _validity(recorder, raw["processes"], spec)
     reasons = validity.pop("reasons")
+    backlogged = validity["backlogged"]
+    overall = EndpointResult.build(recorder.overall(), duration, open_model, backlogged)
     return LoadResult(
         model=spec.plan.model,
         target_url=spec.target_url,
@@ -107,7 +184,9 @@ def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
         warmup_s=spec.warmup_s,
         duration_s=duration,
         overall=overall,
-        endpoints={n: EndpointResult.build(r, duration, open_model) for n, r in sorted(recorder.endpoints.items())},
+        endpoints={
+            n: EndpointResult.build(r, duration, open_model, backlogged) for n, r in sorted(recorder.endpoints.items())
+        },
         timeseries=_timeseries(recorder, raw["processes"]),
         validity=validity,
         valid=not reasons,
@@ -117,7 +196,27 @@ def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
             max(p["window_epoch"][1] for p in raw["processes"]),
         ],
         processes=[{k: v for k, v in p.items() if k != "cpu_percent"} for p in raw["processes"]],
+        lower_bound=backlogged or overall.lower_bound,
+        templates=_templates(raw.get("templates", []), spec),
+        seed=spec.seed,
     )
+
+
+def _templates(per_process: list[dict[str, Any]], spec: LoadSpec) -> dict[str, dict[str, Any]]:
+    """Each template's summaries from every load process merged exactly (raw counts dropped)."""
+    sizes = {
+        e.name: {key: source.size for key, source in e.template.sources.items()}
+        for e in spec.endpoints
+        if e.template is not None
+    }
+    summaries: dict[str, list[dict[str, Any]]] = {}
+    for streams in per_process:
+        for name, summary in streams.items():
+            summaries.setdefault(name, []).append(summary)
+    merged = {name: merge_summaries(found, sizes[name]) for name, found in sorted(summaries.items())}
+    for summary in merged.values():
+        summary["scope"] = "measured window"
+    return merged
 
 
 def _timeseries(recorder: Recorder, processes: list[dict[str, Any]]) -> dict[str, Series]:
@@ -145,13 +244,17 @@ def _window_cpu(cpu: Series, duration_s: float) -> list[float]:
     return inside or list(cpu["v"])
 
 
-def _validity(
-    recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpec, overall: EndpointResult
-) -> dict[str, Any]:
+def _validity(recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpec) -> dict[str, Any]:
     """Validity checks. ``limited_by`` says which kind failed: ``generator`` (its CPU, its event-loop
-    lag or its own lateness: the figures describe the generator, not the target) or ``backlog`` (every user was busy,
-    so sends fell behind or never happened: the target did not keep up with the offered rate, or the
-    user pool is too small; the percentiles then miss the slowest requests)."""
+    lag or its own lateness: the figures describe the generator, not the target) or ``backlog``.
+
+    Backlogged (``backlogged``, open model): the target did not keep up with the offered rate (or the
+    user pool is too small): the median send was later than ``lag_tolerance_ms`` after its due time (a
+    queue builds up, so a longer phase would show higher latencies), or more than ``max_unsent_fraction``
+    (default 1 %) of the schedule was unsent or incomplete at the drain's end. Those requests are in the
+    corrected histogram at their lower bound (at least the drain time), so beyond 1 % they reach the p99
+    itself: the tolerance decides only whether the phase is backlogged, never whether they count.
+    A backlogged phase's percentiles are lower bounds."""
     generator: list[str] = []
     backlog: list[str] = []
     tolerance = spec.lag_tolerance_ms
@@ -179,16 +282,20 @@ def _validity(
         "cpu_limit_percent": spec.cpu_limit_percent,
         "cpu_warning": any(p["cpu_warning"] for p in processes),
         "incomplete": recorder.incomplete,
+        "timed_out": recorder.overall().timed_out,
         "lag_tolerance_ms": tolerance,
     }
     if spec.plan.model == "open":
         schedule_lag = summarize(recorder.schedule_lag)
         dispatch_lag = summarize(recorder.dispatch_lag)
         unsent_fraction = recorder.unsent / recorder.scheduled if recorder.scheduled else 0.0
+        unfinished = recorder.unsent + recorder.incomplete
+        unfinished_fraction = unfinished / recorder.scheduled if recorder.scheduled else 0.0
         validity.update(
             scheduled=recorder.scheduled,
             unsent=recorder.unsent,
             unsent_fraction=unsent_fraction,
+            unfinished_fraction=unfinished_fraction,
             schedule_lag_ms=schedule_lag,
             dispatch_lag_ms=dispatch_lag,
         )
@@ -203,14 +310,16 @@ def _validity(
                 f"with all {spec.plan.users} users busy: the target did not keep up with "
                 f"{spec.plan.peak_rps:g} req/s, or the user pool is too small"
             )
-        if unsent_fraction > spec.max_unsent_fraction:
+        if unfinished_fraction > spec.max_unsent_fraction:
             backlog.append(
-                f"{recorder.unsent} of {recorder.scheduled} scheduled requests were never sent "
-                f"({unsent_fraction:.1%}, tolerance {spec.max_unsent_fraction:.1%})"
+                f"{recorder.unsent} of {recorder.scheduled} scheduled requests were never sent and "
+                f"{recorder.incomplete} unanswered at the drain's end ({unfinished_fraction:.1%}, tolerance "
+                f"{spec.max_unsent_fraction:.1%}); they count at their lower bound"
             )
     reasons = generator + backlog
-    if overall.count == 0:
+    if recorder.overall().count == 0:
         reasons.append("no request completed in the measured window")
     validity["limited_by"] = "generator" if generator else "backlog" if backlog else None
+    validity["backlogged"] = bool(backlog)
     validity["reasons"] = reasons
     return validity

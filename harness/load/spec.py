@@ -1,4 +1,7 @@
-"""What one load phase should do, as passed from the harness to the load process (JSON)."""
+"""What one load phase should do, as passed from the harness to the load process (JSON).
+
+Endpoints travel as `Endpoint.to_dict` dicts (templates with their ``params``, CSV paths absolute) and are
+parsed again in every load process; ``seed`` seeds their request streams."""
 
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ class LoadSpec:
     request_timeout_s: float = 10.0
     workers: int = 1
     lag_tolerance_ms: float = 50.0
-    max_unsent_fraction: float = 0.02
+    max_unsent_fraction: float = 0.01
     cpu_limit_percent: float = 90.0
     cpu_affinity: tuple[int, ...] | None = None
+    seed: int = 0  # request templates' streams: same seed, same requests (per worker, disjoint)
 
     def __post_init__(self) -> None:
         if not self.target_url.startswith(("http://", "https://")):
@@ -57,6 +61,7 @@ class LoadSpec:
             "max_unsent_fraction": self.max_unsent_fraction,
             "cpu_limit_percent": self.cpu_limit_percent,
             "cpu_affinity": list(self.cpu_affinity) if self.cpu_affinity is not None else None,
+            "seed": self.seed,
         }
 
     @classmethod
@@ -75,4 +80,5 @@ class LoadSpec:
             max_unsent_fraction=float(data["max_unsent_fraction"]),
             cpu_limit_percent=float(data["cpu_limit_percent"]),
             cpu_affinity=tuple(affinity) if affinity is not None else None,
+            seed=int(data.get("seed", 0)),
         )

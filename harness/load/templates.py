@@ -21,7 +21,6 @@ what was sent: requests, distinct values, and the share that went to the hottest
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,39 +177,60 @@ def placeholders(value: Any) -> set[str]:
 Values = Mapping[str, Any]
 
 
-def _compile_text(text: str) -> Callable[[Values], str]:
-    """A filler for one string: `str.format_map` over the literal parts escaped and the placeholders kept."""
-    pieces: list[str] = []
-    for tok in _TOKEN.split(text):
-        if tok in ("{{", "}}"):
-            pieces.append(tok)  # already escaped for str.format
-        elif _NAME.match(tok):
-            pieces.append(tok)
-        else:
-            pieces.append(tok.replace("{", "{{").replace("}", "}}"))
-    if not placeholders(text):
-        constant = "".join(pieces).format_map({})
-        return lambda _values: constant
-    return "".join(pieces).format_map
+class _Compiler:
+    """Turns a template into one generated Python function ``fill(p0, p1, ...)`` (the placeholders' values,
+    in sorted name order) returning (path, headers, json body): string pieces become ``%`` formats, a JSON
+    string that is exactly ``{name}`` the value itself, and every other constant a name bound to it, so
+    one request costs one call and a few string formats."""
 
+    def __init__(self, names: Sequence[str]) -> None:
+        self.args = {name: f"_p{i}" for i, name in enumerate(names)}
+        self.constants: dict[str, Any] = {}
 
-def _compile_json(body: Any) -> Callable[[Values], Any]:
-    if not placeholders(body):
-        frozen = json.dumps(body)
-        return lambda _values: json.loads(frozen) if isinstance(body, dict | list) else body
-    if isinstance(body, str):
-        whole = _NAME.match(body)
-        if whole:
-            name = whole.group(1)
-            return lambda values: values[name]
-        return _compile_text(body)
-    if isinstance(body, Mapping):
-        items = [(_compile_text(k), _compile_json(v)) for k, v in body.items()]
-        return lambda values: {k(values): v(values) for k, v in items}
-    if isinstance(body, list | tuple):
-        fills = [_compile_json(v) for v in body]
-        return lambda values: [f(values) for f in fills]
-    return lambda _values: body
+    def constant(self, value: Any) -> str:
+        name = f"_c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def text(self, text: str) -> str:
+        """An expression for a string with placeholders (`{{` and `}}` are literal braces)."""
+        literal: list[str] = []  # the text as sent, for a string without placeholders
+        fmt: list[str] = []  # a `%` format of it
+        args: list[str] = []
+        for tok in _TOKEN.split(text):
+            whole = _NAME.match(tok)
+            if whole:
+                fmt.append("%s")
+                args.append(self.args[whole.group(1)])
+                continue
+            piece = {"{{": "{", "}}": "}"}.get(tok, tok)
+            literal.append(piece)
+            fmt.append(piece.replace("%", "%%"))
+        if not args:
+            return self.constant("".join(literal))
+        return f"({self.constant(''.join(fmt))} % ({', '.join(args)},))"
+
+    def json(self, body: Any) -> str:
+        """An expression building a fresh copy of a JSON-like body with its placeholders filled."""
+        if isinstance(body, str):
+            whole = _NAME.match(body)
+            return self.args[whole.group(1)] if whole else self.text(body)
+        if isinstance(body, Mapping):
+            return "{" + ", ".join(f"{self.text(str(k))}: {self.json(v)}" for k, v in body.items()) + "}"
+        if isinstance(body, list | tuple):
+            return "[" + ", ".join(self.json(v) for v in body) + "]"
+        return self.constant(body)
+
+    def function(self, path: str, headers: Mapping[str, str], body: Any) -> Callable[..., tuple[str, dict, Any]]:
+        head = "{" + ", ".join(f"{self.text(k)}: {self.text(v)}" for k, v in headers.items()) + "}"
+        source = (
+            f"def fill({', '.join(self.args.values())}):\n"
+            f"    return ({self.text(path)}, {head}, {self.json(body) if body is not None else 'None'})\n"
+        )
+        namespace: dict[str, Any] = dict(self.constants)
+        # the source holds only generated names (_pN, _cN): no text of the template enters it as code
+        exec(compile(source, "<request template>", "exec"), namespace)
+        return namespace["fill"]
 
 
 @dataclass
@@ -222,20 +242,21 @@ class RequestTemplate:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
     sources: dict[str, Source] = field(default_factory=dict)
+    where: str = field(default="", compare=False)  # names it in errors (file and endpoint)
 
     def __post_init__(self) -> None:
+        where = self.where or f"endpoint {self.name!r}"
         used = placeholders(self.path) | placeholders(self.json)
         for key, value in self.headers.items():
             used |= placeholders(key) | placeholders(value)
         missing = sorted(used - set(self.sources))
         if missing:
-            raise TemplateError(f"endpoint {self.name!r}: placeholder(s) {missing} have no source in params")
+            raise TemplateError(f"{where}: placeholder(s) {missing} have no source in params")
         unused = sorted(set(self.sources) - used)
         if unused:
-            raise TemplateError(f"endpoint {self.name!r}: source(s) {unused} are used by no placeholder")
-        self._path = _compile_text(self.path)
-        self._headers = [(_compile_text(k), _compile_text(v)) for k, v in self.headers.items()]
-        self._json = _compile_json(self.json) if self.json is not None else None
+            raise TemplateError(f"{where}: source(s) {unused} are used by no placeholder")
+        self.names = tuple(sorted(self.sources))  # the order of `fill_args`' arguments
+        self.fill_args = _Compiler(self.names).function(self.path, self.headers, self.json)
 
     @property
     def static(self) -> bool:
@@ -248,8 +269,7 @@ class RequestTemplate:
 
     def fill(self, values: Values) -> tuple[str, dict[str, str], Any]:
         """(path, headers, json body) with the placeholders replaced by `values`."""
-        headers = {k(values): v(values) for k, v in self._headers} if self._headers else {}
-        return self._path(values), headers, (self._json(values) if self._json is not None else None)
+        return self.fill_args(*(values[name] for name in self.names))
 
 
 # ------------------------------------------------------------------------------------------------ streams
@@ -264,7 +284,8 @@ class _Draws:
         self.next_index = worker  # sequence / sequential csv: this worker's next position
         self.block: list[Any] = []
         self.pos = 0
-        self.drawn: list[np.ndarray] = []  # every block drawn (values, or indices into `values`)
+        self.drawn: list[np.ndarray] = []  # every block drawn since `skip` (values, or indices into `values`)
+        self.skip = 0  # draws of the first kept block taken before the counting began (`begin_counting`)
         self._cdf: np.ndarray | None = None
         self._perm: np.ndarray | None = None
         if source.kind == "zipf":
@@ -307,11 +328,16 @@ class _Draws:
         self.pos = pos + 1
         return self.block[pos]
 
+    def begin_counting(self) -> None:
+        """Forget what was drawn so far: `sent_counts` counts from the next draw on."""
+        self.drawn = self.drawn[-1:]
+        self.skip = self.pos if self.drawn else 0
+
     def sent_counts(self) -> dict[Any, int]:
         """How often each value was sent (every block drawn, less the unsent rest of the last)."""
         if not self.drawn:
             return {}
-        sent = np.concatenate(self.drawn)[: len(self.drawn) * BLOCK - (len(self.block) - self.pos)]
+        sent = np.concatenate(self.drawn)[self.skip : len(self.drawn) * BLOCK - (len(self.block) - self.pos)]
         keys, counts = np.unique(sent, return_counts=True)
         return dict(zip(keys.tolist(), counts.tolist(), strict=True))
 
@@ -328,12 +354,24 @@ def sent_summary(counts: Mapping[Any, int], size: int) -> dict[str, Any]:
     }
 
 
+def _producer(fill: Callable[..., Any], takes: list[Callable[[], Any]]) -> Callable[[], Any]:
+    """``fill`` called with one fresh value from each source (the common arities without a loop)."""
+    if len(takes) == 1:
+        (t0,) = takes
+        return lambda: fill(t0())
+    if len(takes) == 2:
+        t0, t1 = takes
+        return lambda: fill(t0(), t1())
+    return lambda: fill(*[take() for take in takes])
+
+
 class TemplateStream:
     """Concrete requests from one template for one load worker."""
 
     def __init__(self, template: RequestTemplate, seed: int, worker: int, workers: int) -> None:
         self.template = template
         self.count = 0
+        self._final: dict[str, Any] | None = None  # the summary frozen by `end_counting`
         root = np.random.SeedSequence([seed, worker, workers])
         children = root.spawn(max(1, len(template.sources)))
         self._draws = {
@@ -341,6 +379,21 @@ class TemplateStream:
             for (name, source), child in zip(sorted(template.sources.items()), children, strict=False)
         }
         self._takes = [(name, draws.take) for name, draws in self._draws.items()]
+        self._produce = _producer(template.fill_args, [draws.take for draws in self._draws.values()])
+
+    def begin_counting(self) -> None:
+        """Count what is sent from now on only (e.g. from the start of the measured window): the summary
+        then describes the requests of the window, not the warm-up's."""
+        self.count = 0
+        self._final = None
+        for draws in self._draws.values():
+            draws.begin_counting()
+
+    def end_counting(self) -> None:
+        """Stop counting (e.g. at the end of the measured window): `summary` describes what was sent until
+        now. Later calls change nothing."""
+        if self._final is None:
+            self._final = self.summary(with_counts=True)
 
     def next_values(self) -> dict[str, Any]:
         self.count += 1
@@ -348,10 +401,17 @@ class TemplateStream:
 
     def next(self) -> tuple[str, dict[str, str], Any]:
         """The next request: (path, headers, json body)."""
-        return self.template.fill(self.next_values())
+        self.count += 1
+        return self._produce()
 
     def summary(self, with_counts: bool = False) -> dict[str, Any]:
         """Per template: its sources and, per source, what was sent (`counts` too, for merging workers)."""
+        if self._final is not None:
+            final = {**self._final, "sent": {k: dict(v) for k, v in self._final["sent"].items()}}
+            if not with_counts:
+                for sent in final["sent"].values():
+                    sent.pop("counts", None)
+            return final
         out: dict[str, Any] = {
             "requests": self.count,
             "sources": {name: self.template.sources[name].describe() for name in sorted(self.template.sources)},
@@ -394,7 +454,4 @@ def template_from_endpoint(
 ) -> RequestTemplate:
     """Build a template from an endpoint table's fields and its `[endpoint.params]` table."""
     sources = {key: parse_source(spec, f"{where}: param {key!r}", base_dir) for key, spec in params.items()}
-    try:
-        return RequestTemplate(name=name, path=path, headers=dict(headers), json=body, sources=sources)
-    except TemplateError as exc:
-        raise TemplateError(f"{where}: {exc}") from None
+    return RequestTemplate(name=name, path=path, headers=dict(headers), json=body, sources=sources, where=where)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from system_under_test.api.models import BuildingIn, EnergyAssessmentOut
-from system_under_test.domain.assessment import Assessment, BuildingSpec, assess
-from system_under_test.domain.recommendations import package, recommend
+from system_under_test.domain.assessment import Assessment, BuildingSpec
+from system_under_test.domain.recommendations import options
 
 router = APIRouter(prefix="/api/v1", tags=["energy assessment"])
 
@@ -28,11 +28,10 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
 
 def assess_with_recommendations(spec: BuildingSpec) -> dict[str, Any]:
     """Assessment, individual recommendations and the all-measures package, JSON-compatible."""
-    current = assess(spec)
-    bundle = package(spec, current)
+    current, recommendations, bundle = options(spec)
     return {
         "assessment": assessment_json(current),
-        "recommendations": [r.as_json() for r in recommend(spec, current)],
+        "recommendations": [r.as_json() for r in recommendations],
         "package": bundle.as_json() if bundle else None,
     }
 

@@ -22,7 +22,7 @@ from system_under_test.upstream import UpstreamNotConfigured
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
 
-NEIGHBOURHOOD_SQL = "SELECT id, slug, name, city, climate_zone FROM neighbourhoods WHERE slug = $1"
+NEIGHBOURHOOD_SQL = "SELECT id AS neighbourhood_id, slug, name, city, climate_zone FROM neighbourhoods WHERE slug = $1"
 PRICES_SQL = (
     "SELECT count(*) AS n, percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY price_per_m2) AS q "
     "FROM market_transactions WHERE neighbourhood_id = $1"
@@ -34,11 +34,15 @@ PERCENTILE_SQL = (
 )
 
 
-def comparison_key(slug: str, property_id: int | None) -> str:
-    """Cache key of a comparison (per property when one is given, so a PATCH of it invalidates it)."""
-    if property_id is None:
-        return f"market:{slug}:comparison"
-    return f"{property_prefix(property_id)}market:{slug}:comparison"
+def comparison_key(slug: str) -> str:
+    """Cache key of a neighbourhood's aggregates (a PATCH of any of its properties invalidates it)."""
+    return f"market:{slug}:comparison"
+
+
+def position_key(property_id: int, slug: str) -> str:
+    """Cache key of a property's position in a neighbourhood (under the property's prefix: a PATCH of it
+    invalidates it, whichever neighbourhood it was placed in)."""
+    return f"{property_prefix(property_id)}position:{slug}"
 
 
 UPSTREAM_TTL_S = 30.0
@@ -94,6 +98,7 @@ def comparison_json(
     """The comparison, from live queries or from the L3 view alike."""
     q = quartiles or [None, None, None]
     return {
+        "neighbourhood_id": hood["neighbourhood_id"],  # internal: the position query needs it
         "neighbourhood": hood["slug"],
         "name": hood["name"],
         "city": hood["city"],
@@ -107,28 +112,23 @@ def comparison_json(
     }
 
 
-async def market_comparison(db: Database, slug: str, property_id: int | None) -> dict[str, Any]:
-    """The database part of the comparison; 404 for an unknown neighbourhood or property."""
+async def market_comparison(db: Database, slug: str) -> dict[str, Any]:
+    """The neighbourhood's aggregates from the database; 404 for an unknown neighbourhood."""
     hood = await db.fetchrow(NEIGHBOURHOOD_SQL, slug)
     if hood is None:
         raise HTTPException(404, f"neighbourhood {slug!r} not found")
-    prices = await db.fetchrow(PRICES_SQL, hood["id"])
-    classes = await db.fetch(CLASSES_SQL, hood["id"])
-    position = None if property_id is None else await property_position(db, hood["id"], property_id)
-    return comparison_json(hood, prices["n"], prices["q"], {r["energy_class"]: r["n"] for r in classes}, position)
+    prices = await db.fetchrow(PRICES_SQL, hood["neighbourhood_id"])
+    classes = await db.fetch(CLASSES_SQL, hood["neighbourhood_id"])
+    return comparison_json(hood, prices["n"], prices["q"], {r["energy_class"]: r["n"] for r in classes}, None)
 
 
-async def comparison_from_view(
-    db: Database, views: MaterializedViews, slug: str, property_id: int | None
-) -> dict[str, Any] | None:
-    """L3: the aggregates from `mv_market_stats` (at most one refresh interval stale), the property's
-    position live; None when the view has no row for `slug` (the loader then answers, or 404s)."""
+async def comparison_from_view(views: MaterializedViews, slug: str) -> dict[str, Any] | None:
+    """L3: the aggregates from `mv_market_stats` (at most one refresh interval stale); None when the view
+    has no row for `slug` (the loader then answers, or 404s)."""
     row = await views.market(slug)
     if row is None:
         return None
-    hood_id = row["neighbourhood_id"]
-    position = None if property_id is None else await property_position(db, hood_id, property_id)
-    return comparison_json(row, row["transactions"], row["price_per_m2_quartiles"], row["class_distribution"], position)
+    return comparison_json(row, row["transactions"], row["price_per_m2_quartiles"], row["class_distribution"], None)
 
 
 @router.get("/{neighbourhood}/comparison", response_model=MarketComparisonOut)
@@ -141,10 +141,18 @@ async def comparison(
     db, cache = request.app.state.db, request.app.state.cache
     views: MaterializedViews | None = getattr(cache, "views", None)
     result = await cache.get_or_load(
-        comparison_key(neighbourhood, property_id),
-        lambda: market_comparison(db.read, neighbourhood, property_id),
+        comparison_key(neighbourhood),
+        lambda: market_comparison(db.read, neighbourhood),
         endpoint="market_comparison",
-        l3=None if views is None else lambda: comparison_from_view(db, views, neighbourhood, property_id),
+        l3=None if views is None else lambda: comparison_from_view(views, neighbourhood),
     )
+    if property_id is not None:
+        hood_id = result["neighbourhood_id"]
+        position = await cache.get_or_load(
+            position_key(property_id, neighbourhood),
+            lambda: property_position(db.read, hood_id, property_id),
+            endpoint="market_position",
+        )
+        result = {**result, "property": position}
     upstream, reason = await fetch_upstream_market_data(request, neighbourhood)
     return {**result, "upstream": upstream, "degraded": upstream is None, "degraded_reason": reason}

@@ -26,7 +26,7 @@ Price = Annotated[float, Field(gt=0, le=1e10)]
 class BuildingIn(BaseModel):
     """An ad-hoc building to assess."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     area_m2: Area
     floors: Floors
@@ -46,7 +46,7 @@ class BuildingIn(BaseModel):
 class PropertyUpdate(BaseModel):
     """Fields of a property an administrator may change (at least one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     area_m2: Area | None = None
     floors: Floors | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from system_under_test.api.assessments import assess_with_recommendations
 from system_under_test.api.auth import require_admin
 from system_under_test.api.models import MAX_ID, PropertyAssessmentOut, PropertyOut, PropertyUpdate
+from system_under_test.cache.base import Cache
 from system_under_test.db import Database
 from system_under_test.domain.assessment import BuildingSpec, assess
 from system_under_test.domain.recommendations import package
@@ -77,9 +80,10 @@ async def property_energy_assessment(property_id: PropertyId, request: Request) 
 @router.patch("/{property_id}", response_model=PropertyOut, dependencies=[Depends(require_admin)])
 async def update_property(property_id: PropertyId, update: PropertyUpdate, request: Request) -> dict[str, Any]:
     """Change a property (admin token required); derived energy columns are recomputed and every cache
-    entry about the property is invalidated."""
+    entry about the property is invalidated, with its neighbourhood's comparison and its holders' overviews."""
     db: Database = request.app.state.db
     changes = update.model_dump(exclude_unset=True)
+    affected = Affected(property_id)
 
     async def apply(conn: asyncpg.Connection) -> dict[str, Any] | None:
         async with conn.transaction():
@@ -90,6 +94,8 @@ async def update_property(property_id: PropertyId, update: PropertyUpdate, reque
             )
             if row is None:
                 return None
+            affected.neighbourhood = row["neighbourhood"]
+            affected.users = [r["user_id"] for r in await conn.fetch(HOLDERS_SQL, property_id)]
             merged = {**dict(row), **changes}
             spec = spec_of(merged)
             current = assess(spec)
@@ -112,8 +118,38 @@ async def update_property(property_id: PropertyId, update: PropertyUpdate, reque
             )
             return merged
 
-    updated = await db.run(apply)
+    try:
+        updated = await db.run(apply)
+    finally:
+        # Also when the time limit fires after COMMIT (the 503 does not mean "not written"); shielded, so
+        # a cancelled request still completes its invalidation.
+        await asyncio.shield(affected.invalidate(request.app.state.cache))
     if updated is None:
         raise HTTPException(404, f"property {property_id} not found")
-    await request.app.state.cache.invalidate_prefix(property_prefix(property_id))
     return property_json(updated)
+
+
+HOLDERS_SQL = (
+    "SELECT DISTINCT pf.user_id FROM portfolio_properties pp JOIN portfolios pf ON pf.id = pp.portfolio_id "
+    "WHERE pp.property_id = $1"
+)
+
+
+@dataclass
+class Affected:
+    """Every cached answer a write to one property changes: its own entries (assessment, positions), its
+    neighbourhood's comparison and the portfolio overviews of the users holding it."""
+
+    property_id: int
+    neighbourhood: str | None = None
+    users: list[int] = field(default_factory=list)
+
+    async def invalidate(self, cache: Cache) -> None:
+        from system_under_test.api.market import comparison_key  # market imports this module
+        from system_under_test.api.portfolios import overview_key
+
+        await cache.invalidate_prefix(property_prefix(self.property_id))
+        if self.neighbourhood is not None:
+            await cache.invalidate(comparison_key(self.neighbourhood))
+        for user_id in self.users:
+            await cache.invalidate(overview_key(user_id))

@@ -9,7 +9,8 @@ Modules, one concept each:
 - `throttle`  an asyncio token bucket on bytes per second
 - `checksums` per-table row counts and order-independent content checksums
 - `manifest`  the JSON manifest beside every backup file, and the catalogue of a backup directory
-- `dump`      taking a backup (baseline: pg_dump's gzip; optimized: -Z0 + zstandard in Python, throttled)
+- `dump`      taking a backup (baseline: pg_dump's gzip; optimized: -Z0, throttled, piped to `compressor`)
+- `compressor` zstd compression in a separate process with lower CPU and I/O priority
 - `restore`   SHA-256 check, restore into a database, the verified restore drill (measured RTO)
 - `retention` which backups to delete (by count and age, never the newest verified one)
 - `config`    the service's backup settings (`ATHBENCH_BACKUP_*` environment variables)

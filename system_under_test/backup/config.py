@@ -9,8 +9,7 @@ service's `Settings`; the backup-specific knobs from these environment variables
 | `ATHBENCH_BACKUP_MAX_CONCURRENT` | optimized: backups allowed at once | 1 |
 | `ATHBENCH_BACKUP_ZSTD_LEVEL` | optimized: zstd level (1..22) | 3 |
 | `ATHBENCH_BACKUP_ZSTD_THREADS` | optimized: zstd worker threads (-1 = all CPUs, 0 = none) | -1 |
-| `ATHBENCH_BACKUP_KEEP` | retention: backups kept by count | 7 |
-| `ATHBENCH_BACKUP_MAX_AGE_DAYS` | retention: maximum age in days | 30 |
+| `ATHBENCH_BACKUP_KEEP` | retention: the newest N backups kept (never fewer, whatever their age) | 7 |
 | `ATHBENCH_BACKUP_RPO_TARGET_S` | `/health` warns when the newest verified backup is older | 3600 |
 | `ATHBENCH_BACKUP_RESTORE_JOBS` | `pg_restore -j` of restore drills | 2 |
 """
@@ -21,7 +20,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from system_under_test.backup.dump import PROFILES, BackupOptions
@@ -108,10 +106,7 @@ class BackupConfig:
             max_concurrent=_whole(env, "ATHBENCH_BACKUP_MAX_CONCURRENT", 1, 1),
             zstd_level=_whole(env, "ATHBENCH_BACKUP_ZSTD_LEVEL", 3, 1),
             zstd_threads=_whole(env, "ATHBENCH_BACKUP_ZSTD_THREADS", -1, -1),
-            retention=RetentionPolicy(
-                keep_count=_whole(env, "ATHBENCH_BACKUP_KEEP", 7, 1),
-                max_age=timedelta(days=_number(env, "ATHBENCH_BACKUP_MAX_AGE_DAYS", 30.0, 0.001)),
-            ),
+            retention=RetentionPolicy(keep_count=_whole(env, "ATHBENCH_BACKUP_KEEP", 7, 1)),
             rpo_target_s=_number(env, "ATHBENCH_BACKUP_RPO_TARGET_S", 3600.0, 1.0),
             restore_jobs=_whole(env, "ATHBENCH_BACKUP_RESTORE_JOBS", 2, 1),
         )

@@ -3,15 +3,17 @@
 Profiles:
 
 - `baseline`: pg_dump's own gzip (default level), unthrottled; the output is copied to `<id>.dump`.
-- `optimized`: `pg_dump -Z0`, compressed in Python by zstandard (multi-threaded, level configurable)
-  while streaming to `<id>.dump.zst`; a token bucket limits the raw bytes per second read from pg_dump.
+- `optimized`: `pg_dump -Z0`, compressed by zstandard (multi-threaded, level configurable) in a separate,
+  low-priority process (`backup/compressor.py`: nice +10, idle I/O class) that writes `<id>.dump.zst`; the
+  service only passes the raw stream through and a token bucket limits its bytes per second.
 
 The table checksums for the manifest are taken in the same snapshot that pg_dump dumps (exported with
 `pg_export_snapshot()` and passed as `--snapshot`), concurrently with the dump, so the manifest describes
 exactly the data in the file even while the service keeps writing.
 
 Nothing is ever held whole in memory: one worker thread reads pg_dump's stdout into a single reusable
-chunk buffer, compresses, hashes and writes it, off the event loop; the event loop only runs the token
+chunk buffer and hands it on (to the compressor's stdin, or hashed to the file for the baseline), off
+the event loop; the event loop only runs the token
 bucket (one call per chunk) and waits for pg_dump. The file is written under a
 locked temporary name and renamed only when pg_dump succeeded and the data is fsynced; cancelling the
 task or pg_dump failing kills pg_dump and deletes the temporary file.
@@ -35,13 +37,13 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import asyncpg
-import zstandard
 
 from system_under_test.backup.checksums import ALGORITHM, TableState, database_state
+from system_under_test.backup.compressor import NICE_INCREMENT, finish_compressor, kill_compressor, start_compressor
 from system_under_test.backup.errors import BackupError
 from system_under_test.backup.files import commit_partial, discard_partial, open_partial, remove_stale_partials
 from system_under_test.backup.manifest import Manifest, manifest_path
-from system_under_test.backup.pgtools import database_of, pg_program
+from system_under_test.backup.pgtools import client_connection, database_of, pg_program
 from system_under_test.backup.threads import in_thread
 from system_under_test.backup.throttle import TokenBucket
 
@@ -77,36 +79,45 @@ def new_backup_id(database: str, now: datetime | None = None) -> str:
 
 
 class _Sink:
-    """The file end of the stream: optional zstd compression, SHA-256 and byte count of what is written."""
+    """The file end of the stream. Baseline: pg_dump's gzip output written as is, hashed and counted here.
+    Optimized: raw bytes piped to the compressor process, which writes, hashes and counts."""
 
     def __init__(self, handle: BinaryIO, options: BackupOptions) -> None:
         self.handle = handle
-        self.sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256()
         self.bytes_written = 0
         self._compressor = None
         if options.profile == "optimized":
-            cctx = zstandard.ZstdCompressor(level=options.zstd_level, threads=options.zstd_threads, write_checksum=True)
-            self._compressor = cctx.stream_writer(self, closefd=False)
-
-    def write(self, data: bytes | memoryview) -> int:
-        """Called by the zstd writer with compressed bytes (or directly, for the baseline)."""
-        self.handle.write(data)
-        self.sha256.update(data)
-        self.bytes_written += len(data)
-        return len(data)
+            self._compressor = start_compressor(handle.fileno(), options.zstd_level, options.zstd_threads)
 
     def feed(self, chunk: memoryview) -> None:
         """Take one chunk of pg_dump output (runs in a worker thread)."""
-        if self._compressor is not None:
-            self._compressor.write(chunk)
-        else:
-            self.write(chunk)
+        if self._compressor is None:
+            self.handle.write(chunk)
+            self._sha256.update(chunk)
+            self.bytes_written += len(chunk)
+            return
+        try:
+            self._compressor.stdin.write(chunk)
+        except BrokenPipeError:
+            self.finish()  # raises the compressor's own error (a full disk: OSError ENOSPC)
+            raise
 
     def finish(self) -> None:
-        """End the zstd frame (runs in a worker thread)."""
-        if self._compressor is not None:
-            self._compressor.flush(zstandard.FLUSH_FRAME)
-            self._compressor.close()
+        """End the stream; for the optimized profile wait for the compressor and take its count and hash."""
+        if self._compressor is None:
+            return
+        report = finish_compressor(self._compressor)
+        self.bytes_written = int(report["written"])  # type: ignore[call-overload]
+        self._digest = str(report["sha256"])
+
+    def abort(self) -> None:
+        """Stop the compressor, if any (the backup failed or was cancelled)."""
+        if self._compressor is not None and self._compressor.process.poll() is None:
+            kill_compressor(self._compressor)
+
+    def hexdigest(self) -> str:
+        return self._digest if self._compressor is not None else self._sha256.hexdigest()
 
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe's buffer to cut context switches
@@ -146,9 +157,11 @@ async def _pump(dsn: str, args: list[str], sink: _Sink, options: BackupOptions, 
     with contextlib.suppress(OSError):
         fcntl.fcntl(read_fd, _F_SETPIPE_SZ, min(options.chunk_bytes, 1 << 20))
     try:
+        dbname, env = client_connection(dsn)
         proc = await asyncio.create_subprocess_exec(
             *args,
-            f"--dbname={dsn}",
+            f"--dbname={dbname}",
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=write_fd,
             stderr=asyncio.subprocess.PIPE,
@@ -229,6 +242,7 @@ async def run_backup(
     except (OSError, asyncpg.PostgresError) as exc:
         raise BackupError(f"cannot connect to database {database!r} to back it up: {exc}") from exc
     handle = open_partial(final)
+    sink: _Sink | None = None
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
@@ -246,6 +260,8 @@ async def run_backup(
             await in_thread(sink.finish)
         await in_thread(commit_partial, handle, final)
     except BaseException as exc:
+        if sink is not None:
+            sink.abort()
         final.unlink(missing_ok=True)
         discard_partial(handle, final)
         if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
@@ -269,9 +285,14 @@ async def run_backup(
         bytes_raw=raw_bytes if options.profile == "optimized" else None,
         bytes_compressed=sink.bytes_written,
         throughput_mb_s=round(raw_bytes / MB / duration, 3),
-        sha256=sink.sha256.hexdigest(),
+        sha256=sink.hexdigest(),
         compression=(
-            {"algorithm": "zstd", "level": options.zstd_level, "threads": options.zstd_threads}
+            {
+                "algorithm": "zstd",
+                "level": options.zstd_level,
+                "threads": options.zstd_threads,
+                "process": f"separate (nice +{NICE_INCREMENT}, idle I/O class)",
+            }
             if options.profile == "optimized"
             else {"algorithm": "gzip (pg_dump default)", "level": None, "threads": None}
         ),

@@ -1,9 +1,11 @@
-"""Locating the PostgreSQL client programs and rewriting DSNs to name another database."""
+"""Locating the PostgreSQL client programs, rewriting DSNs to name another database, and passing a DSN to
+them without its password on the command line (any local user can read another's argv)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -64,3 +66,16 @@ def with_database(dsn: str, database: str) -> str:
 def quote_ident(name: str) -> str:
     """An SQL identifier, double-quoted."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def client_connection(dsn: str, base_env: Mapping[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """`(dsn_without_password, env)` for a libpq client program: the password goes into the child's
+    environment (`PGPASSWORD`), never onto its command line."""
+    parts = _split_uri(dsn)
+    env = dict(os.environ if base_env is None else base_env)
+    if parts.password is None:
+        return dsn, env
+    env["PGPASSWORD"] = unquote(parts.password)
+    userinfo = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}")), env

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,9 +29,10 @@ import zstandard
 
 from system_under_test.backup.checksums import TableState, database_state
 from system_under_test.backup.errors import BackupError, IntegrityError, VerificationError
-from system_under_test.backup.files import discard_partial, open_partial, partial_path
+from system_under_test.backup.files import discard_partial, open_partial, partial_path, remove_stale_partials
+from system_under_test.backup.locks import drill_lock_exclusive, drill_lock_shared
 from system_under_test.backup.manifest import Manifest, Verification, load_manifest
-from system_under_test.backup.pgtools import pg_program, quote_ident, with_database
+from system_under_test.backup.pgtools import client_connection, pg_program, quote_ident, with_database
 from system_under_test.backup.threads import in_thread
 
 _READ = 1 << 20
@@ -75,25 +78,30 @@ async def _admin(dsn: str, sql: str) -> None:
 
 
 async def _pg_restore(archive: Path, target_dsn: str, jobs: int, pg_bin: Path | None) -> None:
+    """pg_restore in its own process group (its `-j` workers are forked into it): a cancel or a failure
+    kills the whole group, so no worker keeps restoring. The password travels in the environment."""
+    dbname, env = client_connection(target_dsn)
     proc = await asyncio.create_subprocess_exec(
         pg_program("pg_restore", pg_bin),
         f"--jobs={jobs}",
         "--no-owner",
         "--no-acl",
         "--exit-on-error",
-        f"--dbname={target_dsn}",
+        f"--dbname={dbname}",
         str(archive),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
     )
     try:
         _, stderr = await proc.communicate()
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # workers left behind (none after a clean exit)
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            await asyncio.shield(proc.wait())
     if proc.returncode != 0:
         message = stderr.decode(errors="replace").strip() or "no message"
         raise BackupError(f"pg_restore of {archive.name} exited with code {proc.returncode}: {message}")
@@ -126,13 +134,15 @@ async def restore_backup(
     manifest = load_manifest(backup_dir, backup_id)
     path = await asyncio.to_thread(check_file, backup_dir, manifest)
     started = time.perf_counter()
-    try:
-        await _admin(dsn, f"CREATE DATABASE {quote_ident(target_database)}")
-    except asyncpg.DuplicateDatabaseError:
-        raise BackupError(f"cannot restore into {target_database!r}: the database already exists") from None
     scratch_file: BinaryIO | None = None
     archive = path
     try:
+        # Inside the try: a cancel that lands while CREATE DATABASE runs (or while its connection closes)
+        # still drops what the server may have created.
+        try:
+            await _admin(dsn, f"CREATE DATABASE {quote_ident(target_database)}")
+        except asyncpg.DuplicateDatabaseError:
+            raise _Existing(f"cannot restore into {target_database!r}: the database already exists") from None
         if path.name.endswith(".zst"):
             # A locked .partial file: deleted below, or by the next run if this process dies.
             target = backup_dir / f"restore-{uuid.uuid4().hex[:8]}-{path.name.removesuffix('.zst')}"
@@ -140,6 +150,8 @@ async def restore_backup(
             archive = partial_path(target)
             await in_thread(_decompress, path, scratch_file)
         await _pg_restore(archive, with_database(dsn, target_database), jobs, pg_bin)
+    except _Existing as exc:
+        raise BackupError(str(exc)) from None  # not ours: never dropped
     except BaseException:
         await _drop_database(dsn, target_database)
         raise
@@ -147,6 +159,10 @@ async def restore_backup(
         if scratch_file is not None:
             discard_partial(scratch_file, target)
     return RestoreResult(backup_id, target_database, round(time.perf_counter() - started, 4))
+
+
+class _Existing(Exception):
+    """The restore's target database existed before the restore (someone else's: left alone)."""
 
 
 async def _drop_database(dsn: str, database: str) -> None:
@@ -182,6 +198,11 @@ async def restore_drill(
     restored; a failed restore raises BackupError; a restored database that differs raises
     VerificationError. Every failure is recorded in the manifest first (`verification.ok` false).
     """
+    async with drill_lock_shared(dsn):  # retention and the start-up cleanup wait for it
+        return await _drill(dsn, backup_dir, backup_id, jobs, pg_bin)
+
+
+async def _drill(dsn: str, backup_dir: Path, backup_id: str, jobs: int, pg_bin: Path | None) -> Manifest:
     manifest = load_manifest(backup_dir, backup_id)
     scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
@@ -214,3 +235,25 @@ async def restore_drill(
     if problems:
         raise VerificationError(f"backup {backup_id} restored with differences: {'; '.join(problems)}")
     return manifest
+
+
+async def clean_leftovers(dsn: str, backup_dir: Path) -> list[str] | None:
+    """Drop `athbench_restore_*` scratch databases and stale `.partial` files left by interrupted drills
+    (a killed process cannot clean up after itself). Skipped (None) while a drill runs in any process."""
+    async with drill_lock_exclusive(dsn, wait=False) as acquired:
+        if not acquired:
+            return None
+        conn = await asyncpg.connect(with_database(dsn, "postgres"))
+        try:
+            names = [
+                r["datname"]
+                for r in await conn.fetch(
+                    "SELECT datname FROM pg_database WHERE datname LIKE $1", SCRATCH_PREFIX.replace("_", "\\_") + "%"
+                )
+            ]
+        finally:
+            await conn.close()
+        for name in names:
+            await _drop_database(dsn, name)
+        removed = await asyncio.to_thread(remove_stale_partials, backup_dir)
+        return names + [path.name for path in removed]

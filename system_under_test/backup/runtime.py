@@ -1,11 +1,14 @@
 """Backups inside the running service: the service object, the optional scheduler, the RPO health check.
 
-`BackupRuntime.start(settings)` returns None when backups are disabled (no ATHBENCH_BACKUP_DIR).
+`BackupRuntime.start(settings)` returns None when backups are disabled (no ATHBENCH_BACKUP_DIR); otherwise it
+also starts, in the background, the clean-up of scratch databases and partial files left by interrupted
+restore drills.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from system_under_test.backup.config import BackupConfig
@@ -14,6 +17,13 @@ from system_under_test.backup.service import BackupService
 from system_under_test.health.checks import CheckResult, now_iso
 from system_under_test.settings import Settings
 
+log = logging.getLogger(__name__)
+
+
+def _log_cleanup_failure(task: asyncio.Task[list[str] | None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("start-up cleanup of interrupted restore drills failed: %s", task.exception())
+
 
 @dataclass
 class BackupRuntime:
@@ -21,6 +31,7 @@ class BackupRuntime:
 
     service: BackupService
     scheduler: BackupScheduler | None
+    cleanup: asyncio.Task[list[str] | None] | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> BackupRuntime | None:
@@ -34,11 +45,13 @@ class BackupRuntime:
             pg_bin=settings.pg_bin,
         )
         service = BackupService(config)
+        cleanup = asyncio.create_task(service.clean_leftovers(), name="backup-cleanup")
+        cleanup.add_done_callback(_log_cleanup_failure)
         scheduler = None
         if config.interval_s > 0:
             scheduler = BackupScheduler(service, config.interval_s, verify=config.verify_scheduled)
             scheduler.start()
-        return cls(service, scheduler)
+        return cls(service, scheduler, cleanup)
 
     async def rpo_check(self) -> list[CheckResult]:
         """`backup:rpo` for `/health`: age of the newest verified backup; warn past the target."""
@@ -47,6 +60,9 @@ class BackupRuntime:
 
     async def stop(self) -> None:
         """Stop the schedule and cancel running backups (their temporary files are removed)."""
+        if self.cleanup is not None and not self.cleanup.done():
+            self.cleanup.cancel()
+            await asyncio.gather(self.cleanup, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.service.close()

@@ -1,6 +1,10 @@
 """Scheduled backups inside the service: every `interval_s`, a backup, then (optionally) its restore
 drill. The first backup runs one interval after start, so starting the service costs nothing. A failed
-round is logged and counted in the metrics; the schedule goes on."""
+round is logged and counted in the metrics; the schedule goes on.
+
+With several service processes (uvicorn workers) every process runs a scheduler, but only the one holding
+the PostgreSQL advisory lock `locks.SCHEDULER_LOCK_ID` (the leader) takes backups; the others skip their
+rounds and take over when the leader's session ends."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+from system_under_test.backup.locks import LeaderLock
 from system_under_test.backup.service import BackupService
 
 log = logging.getLogger(__name__)
@@ -23,15 +28,21 @@ class BackupScheduler:
         self.interval_s = interval_s
         self.verify = verify
         self.rounds = 0
+        self.skipped = 0  # rounds left to the leader in another process
+        self.leader = LeaderLock(service.config.dsn)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="backup-scheduler")
 
-    async def run_once(self) -> None:
-        """One round: back up, then verify; failures are logged, not raised."""
+    async def run_once(self) -> bool:
+        """One round: back up, then verify, if this process leads; failures are logged, not raised.
+        Returns whether this process took the round."""
         try:
+            if not await self.leader.try_lead():
+                self.skipped += 1
+                return False
             manifest = await self.service.backup()
             if self.verify:
                 await self.service.verify(manifest.backup_id)
@@ -41,6 +52,7 @@ class BackupScheduler:
             log.exception("scheduled backup round failed")
         finally:
             self.rounds += 1
+        return True
 
     async def _loop(self) -> None:
         while True:
@@ -53,3 +65,4 @@ class BackupScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.leader.release()

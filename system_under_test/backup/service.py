@@ -1,8 +1,9 @@
 """The service-side facade over backups: one object the admin API, the scheduler and `/health` share.
 
 It owns the concurrency limit (a semaphore, optimized profile) and the token bucket (optimized profile,
-shared by all backups of the process), records metrics, applies retention after each backup, runs
-restore drills one at a time, and reports the RPO (age of the newest verified backup).
+shared by all backups of the process), records metrics, applies retention after each backup (waiting for
+any running restore drill, see `locks.py`), runs restore drills one at a time, cleans up after
+interrupted drills at start-up, and reports the RPO (age of the newest verified backup).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from datetime import UTC, datetime
 from system_under_test.backup import metrics
 from system_under_test.backup.config import BackupConfig
 from system_under_test.backup.dump import new_backup_id, run_backup
+from system_under_test.backup.locks import drill_lock_exclusive
 from system_under_test.backup.manifest import Manifest, list_backups, newest_verified
 from system_under_test.backup.pgtools import database_of
-from system_under_test.backup.restore import restore_drill
+from system_under_test.backup.restore import clean_leftovers, restore_drill
 from system_under_test.backup.retention import apply_retention
 from system_under_test.backup.throttle import TokenBucket
 
@@ -94,10 +96,23 @@ class BackupService:
             metrics.LAST_SIZE_BYTES.labels("raw").set(manifest.bytes_raw)
         metrics.THROUGHPUT.set(manifest.throughput_mb_s)
         metrics.LAST_SUCCESS.set(manifest.finished.timestamp())
-        deleted = await asyncio.to_thread(apply_retention, self.config.backup_dir, self.config.retention)
+        await self.apply_retention()
+        return manifest
+
+    async def apply_retention(self) -> list[str]:
+        """Retention, once no restore drill runs in any process (it may be reading a file retention deletes)."""
+        async with drill_lock_exclusive(self.config.dsn, wait=True):
+            deleted = await asyncio.to_thread(apply_retention, self.config.backup_dir, self.config.retention)
         if deleted:
             log.info("retention deleted backups %s", ", ".join(deleted))
-        return manifest
+        return deleted
+
+    async def clean_leftovers(self) -> list[str] | None:
+        """Start-up: drop scratch databases and partial files of interrupted drills (None: a drill runs)."""
+        cleaned = await clean_leftovers(self.config.dsn, self.config.backup_dir)
+        if cleaned:
+            log.warning("removed leftovers of interrupted restore drills: %s", ", ".join(cleaned))
+        return cleaned
 
     async def verify(self, backup_id: str) -> Manifest:
         """Run the restore drill of `backup_id` (one drill at a time); raises on a failed drill."""

@@ -31,11 +31,14 @@ class CacheConfig:
     warm_keys: int = 200
     hot_key_flush_s: float = 10.0
     mv_refresh_s: float = 60.0
+    stale_if_error_s: float = 60.0  # RFC 5861 grace after expiry when a dependency fails (cache/stale.py)
+    l2_min_hit_ratio: float = 0.05  # below it (last 1,000 L2 reads) most L1 misses skip L2 (cache/bypass.py)
 
     @classmethod
     def from_env(cls) -> CacheConfig:
         """`ATHBENCH_L1_MAX_ENTRIES`, `ATHBENCH_L1_MAX_BYTES`, `ATHBENCH_L1_TTL_S`, `ATHBENCH_L2_TTL_S`,
-        `ATHBENCH_XFETCH_BETA`, `ATHBENCH_CACHE_WARM_KEYS`, `ATHBENCH_MV_REFRESH_S`."""
+        `ATHBENCH_XFETCH_BETA`, `ATHBENCH_CACHE_WARM_KEYS`, `ATHBENCH_MV_REFRESH_S`, `ATHBENCH_STALE_IF_ERROR_S`,
+        `ATHBENCH_L2_MIN_HIT_RATIO`."""
         d = cls()
         return cls(
             l1_max_entries=int(_env_number("ATHBENCH_L1_MAX_ENTRIES", d.l1_max_entries, minimum=1)),
@@ -46,4 +49,6 @@ class CacheConfig:
             warm_keys=int(_env_number("ATHBENCH_CACHE_WARM_KEYS", d.warm_keys)),
             hot_key_flush_s=d.hot_key_flush_s,
             mv_refresh_s=_env_number("ATHBENCH_MV_REFRESH_S", d.mv_refresh_s, minimum=1.0),
+            stale_if_error_s=_env_number("ATHBENCH_STALE_IF_ERROR_S", d.stale_if_error_s),
+            l2_min_hit_ratio=min(1.0, _env_number("ATHBENCH_L2_MIN_HIT_RATIO", d.l2_min_hit_ratio)),
         )

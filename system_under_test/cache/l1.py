@@ -1,5 +1,8 @@
 """L1: an in-process LRU cache bounded by entry count and by bytes, with per-entry TTL.
 
+An expired entry is a miss for `get` but stays (within the bounds, as LRU) for `grace_s` more seconds,
+during which `get_stale` still returns it: the `stale-if-error` grace (cache/stale.py).
+
 Sizes are estimates given by the caller (the serialized length of the value plus a fixed per-entry
 overhead), not Python heap sizes: they bound memory proportionally and are cheap to compute.
 """
@@ -31,12 +34,15 @@ class L1Cache:
         max_bytes: int,
         default_ttl_s: float,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        grace_s: float = 0.0,
     ) -> None:
         if max_entries < 1 or max_bytes < 1:
             raise ValueError(f"L1 bounds must be positive, got max_entries={max_entries} max_bytes={max_bytes}")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.default_ttl_s = default_ttl_s
+        self.grace_s = grace_s
         self._clock = clock
         self._data: OrderedDict[str, L1Entry] = OrderedDict()
         self.bytes = 0
@@ -50,15 +56,24 @@ class L1Cache:
         return key in self._data
 
     def get(self, key: str) -> Any | None:
-        """The live value for `key`, or None (an expired entry is removed)."""
+        """The live value for `key`, or None (an entry expired past its grace is removed)."""
         entry = self._data.get(key)
         if entry is None:
             return None
-        if entry.expires_at <= self._clock():
-            self._remove(key)
-            self.expirations += 1
+        now = self._clock()
+        if entry.expires_at <= now:
+            if entry.expires_at + self.grace_s <= now:
+                self._remove(key)
+                self.expirations += 1
             return None
         self._data.move_to_end(key)
+        return entry.value
+
+    def get_stale(self, key: str) -> Any | None:
+        """The value for `key` if live or expired less than `grace_s` ago, else None."""
+        entry = self._data.get(key)
+        if entry is None or entry.expires_at + self.grace_s <= self._clock():
+            return None
         return entry.value
 
     def set(self, key: str, value: Any, size: int, ttl_s: float | None = None) -> bool:
@@ -109,6 +124,7 @@ class L1Cache:
             "max_entries": self.max_entries,
             "max_bytes": self.max_bytes,
             "ttl_s": self.default_ttl_s,
+            "stale_grace_s": self.grace_s,
             "evictions": self.evictions,
             "expirations": self.expirations,
         }

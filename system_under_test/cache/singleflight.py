@@ -32,6 +32,12 @@ class SingleFlight:
         task.add_done_callback(lambda t: self._forget(key, t))
         return task, True
 
+    def forget(self, covers: Callable[[str], bool]) -> list[asyncio.Task[Any]]:
+        """Detach the computations of the keys `covers` accepts (they run on for their current callers; the
+        next caller starts a new one); return them."""
+        keys = [key for key in self._inflight if covers(key)]
+        return [self._inflight.pop(key) for key in keys]
+
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]

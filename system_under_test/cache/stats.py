@@ -3,6 +3,8 @@
 Tiers: `l1` (in-process), `l2` (Redis), `l3` (materialized views), and `origin` (the loader ran:
 result `load`, or a concurrent caller shared another's load: result `coalesced`).
 Results per tier: `hit`, `miss`, `error` (the tier could not be asked, e.g. Redis down).
+A load that failed on a dependency and was answered with an expired value (`stale-if-error`,
+cache/stale.py) is counted apart, per endpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections import defaultdict
 from typing import Any
 
 from prometheus_client import Counter
+
+from .status import note
 
 CACHE_REQUESTS = Counter(
     "athbench_cache_requests_total",
@@ -23,6 +27,12 @@ CACHE_EARLY_REFRESHES = Counter(
     ["endpoint"],
 )
 
+CACHE_STALE_SERVED = Counter(
+    "athbench_cache_stale_served_total",
+    "Answers served from an expired cached value because a dependency failed (stale-if-error), by endpoint",
+    ["endpoint"],
+)
+
 TIERS = ("l1", "l2", "l3", "origin")
 
 
@@ -32,14 +42,22 @@ class CacheStats:
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str, str], int] = defaultdict(int)
         self._children: dict[tuple[str, str, str], Any] = {}
+        self._stale: dict[str, int] = defaultdict(int)
 
     def record(self, tier: str, endpoint: str, result: str) -> None:
         key = (tier, endpoint, result)
         self._counts[key] += 1
+        note(tier, result)  # the request's X-Cache status (cache/status.py)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = CACHE_REQUESTS.labels(tier, endpoint, result)
         child.inc()
+
+    def record_stale(self, endpoint: str) -> None:
+        """One answer served stale (stale-if-error); marks the request's X-Cache as STALE."""
+        self._stale[endpoint] += 1
+        note("stale", "served")
+        CACHE_STALE_SERVED.labels(endpoint).inc()
 
     def count(self, tier: str, endpoint: str | None, result: str) -> int:
         """One count; `endpoint=None` sums over endpoints."""
@@ -48,7 +66,8 @@ class CacheStats:
         return sum(n for (t, _, r), n in self._counts.items() if t == tier and r == result)
 
     def snapshot(self) -> dict[str, Any]:
-        """`{"tiers": {tier: {endpoint: {hits, misses, errors, hit_ratio}}}, "overall": {...}}`."""
+        """`{"tiers": {tier: {endpoint: {hits, misses, errors, hit_ratio}}}, "overall": {...},
+        "stale_served": {endpoint: n}}`."""
         tiers: dict[str, dict[str, dict[str, float | int | None]]] = {}
         endpoints = sorted({e for (_, e, _) in self._counts})
         for tier in TIERS:
@@ -78,9 +97,12 @@ class CacheStats:
             if not requests:
                 continue
             loads = self.count("origin", endpoint, "load")
+            coalesced = self.count("origin", endpoint, "coalesced")
             overall[endpoint or "_all"] = {
                 "requests": requests,
                 "loads": loads,
-                "hit_ratio": 1.0 - loads / requests,
+                "coalesced": coalesced,
+                # a read that joined another's load found no cached value: a miss, as in harness.cache_sim
+                "hit_ratio": 1.0 - (loads + coalesced) / requests,
             }
-        return {"tiers": tiers, "overall": overall}
+        return {"tiers": tiers, "overall": overall, "stale_served": dict(self._stale)}

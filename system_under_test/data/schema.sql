@@ -1,8 +1,17 @@
 -- athbench service schema. Tables are created without secondary indexes or foreign keys;
 -- indexes.sql adds those after the bulk load (faster than maintaining them row by row).
 
-DROP TABLE IF EXISTS portfolio_properties, portfolios, users, market_transactions, properties,
+DROP TABLE IF EXISTS athbench_meta, portfolio_properties, portfolios, users, market_transactions, properties,
     neighbourhoods, climate_zones CASCADE;
+
+-- The marker of a database athbench seeded itself (one row, written in the seed's own transaction):
+-- only a database carrying it, or one with no tables at all, is ever replaced (data/seed.py).
+CREATE TABLE athbench_meta (
+    schema_version  integer     NOT NULL,
+    properties      bigint      NOT NULL,
+    seed            bigint      NOT NULL,
+    seeded_at       timestamptz NOT NULL DEFAULT now()
+);
 
 CREATE TABLE climate_zones (
     code                 char(1) PRIMARY KEY,

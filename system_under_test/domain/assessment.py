@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from system_under_test.domain import energy
@@ -55,6 +56,47 @@ def codes(spec: BuildingSpec) -> dict[str, int]:
             raise ValueError(f"{field} must be one of {', '.join(labels)}, got {value!r}")
         result[field] = labels.index(value)
     return result
+
+
+def assess_many(specs: Sequence[BuildingSpec]) -> list[Assessment]:
+    """Run the energy model on several buildings in one vectorized pass (the model's numpy operations cost
+    about the same for a handful of buildings as for one); the same figures as `assess` on each."""
+    if not specs:
+        return []
+    c = [codes(spec) for spec in specs]
+    r = energy.evaluate(
+        [spec.area_m2 for spec in specs],
+        [spec.floors for spec in specs],
+        [spec.year_built for spec in specs],
+        [x["insulation"] for x in c],
+        [x["windows"] for x in c],
+        [x["heating_system"] for x in c],
+        [x["hot_water"] for x in c],
+        [spec.solar_fraction for spec in specs],
+        [x["climate_zone"] for x in c],
+    )
+    columns = zip(
+        r.heating_need_kwh.tolist(),
+        r.hot_water_need_kwh.tolist(),
+        r.primary_energy_kwh_m2.tolist(),
+        r.reference_primary_energy_kwh_m2.tolist(),
+        r.ratio.tolist(),
+        r.class_code.tolist(),
+        r.annual_cost_eur.tolist(),
+        strict=True,
+    )
+    return [
+        Assessment(
+            heating_need_kwh=heat,
+            hot_water_need_kwh=water,
+            primary_energy_kwh_m2=primary,
+            reference_primary_energy_kwh_m2=reference,
+            ratio=ratio,
+            energy_class=energy.ENERGY_CLASSES[code],
+            annual_cost_eur=cost,
+        )
+        for heat, water, primary, reference, ratio, code, cost in columns
+    ]
 
 
 def assess(spec: BuildingSpec) -> Assessment:

@@ -21,7 +21,7 @@ from system_under_test.db import Database
 from system_under_test.health import checks
 from system_under_test.health.checks import CheckResult, Status
 from system_under_test.health.cpu import CpuSampler, blocking_cpu_percent_on_event_loop
-from system_under_test.metrics import HEALTH_ROUND_DURATION
+from system_under_test.metrics import HEALTH_ROUND_DURATION, HEALTH_ROUND_INTERVAL
 from system_under_test.settings import Profile
 
 SERVICE_ID = "athbench-system-under-test"
@@ -137,6 +137,13 @@ class HealthMonitor:
             self._task = None
 
     async def _loop(self) -> None:
+        """A round every `interval_s` after the previous one ended; start-to-start times are observed in
+        `athbench_health_round_interval_seconds` (the actual interval, round time and loop delays included)."""
+        previous: float | None = None
         while True:
             await asyncio.sleep(self.interval_s)
+            started = time.monotonic()
+            if previous is not None:
+                HEALTH_ROUND_INTERVAL.observe(started - previous)
+            previous = started
             await self.run_round()

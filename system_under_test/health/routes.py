@@ -32,10 +32,14 @@ async def live() -> HealthJSONResponse:
 
 @router.get("/health/ready", response_class=HealthJSONResponse, responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> HealthJSONResponse:
-    """Readiness: PostgreSQL and Redis reachable (checked concurrently, with a timeout each)."""
+    """Readiness: PostgreSQL reachable (hard: 503 without it). Redis is soft: reads survive without it
+    (the cache degrades to L1 and the database), so Redis down is reported as `warn` and the service stays
+    ready; failing readiness on it would take every replica out of rotation at once."""
     components = await _monitor(request).readiness()
+    if components.get("redis") == "fail":
+        components["redis"] = "warn"
     status = worst(list(components.values()))
-    return HealthJSONResponse({"status": status, "checks": components}, status_code=200 if status == "pass" else 503)
+    return HealthJSONResponse({"status": status, "checks": components}, status_code=503 if status == "fail" else 200)
 
 
 @router.get("/health", response_class=HealthJSONResponse, responses={503: {"description": "Failing"}})

@@ -95,8 +95,10 @@ class Policies:
         return {p.name: p.describe() for p in self.all()}
 
 
-def build_policies() -> Policies:
-    """Fresh policies (new breakers) for one service instance."""
+def build_policies(postgres_pool_size: int = 10) -> Policies:
+    """Fresh policies (new breakers) for one service instance. The PostgreSQL bulkhead admits as many calls
+    as the pool has connections (a call never queues inside the pool, under the time limit and the breaker's
+    clock), with a bounded queue in front: at most 4x the pool waiting, each at most half the time limit."""
     wait_s = _env_seconds("ATHBENCH_BREAKER_WAIT_S", 5.0)
     pg_timeout = _env_seconds("ATHBENCH_PG_TIMEOUT_S", 2.0)
     redis_timeout = _env_seconds("ATHBENCH_REDIS_TIMEOUT_S", 0.5)
@@ -117,7 +119,9 @@ def build_policies() -> Policies:
                 record_failure=postgres_failure,
             ),
         ),
-        bulkhead=Bulkhead("postgres", max_concurrent=64, max_wait_s=pg_timeout / 2),
+        bulkhead=Bulkhead(
+            "postgres", max_concurrent=postgres_pool_size, max_wait_s=pg_timeout / 2, max_queue=4 * postgres_pool_size
+        ),
         limiter=TimeLimiter("postgres", pg_timeout),
         retry=Retry("postgres", RetryConfig(max_attempts=2, base_delay_s=0.05, retry_on=postgres_retryable)),
     )

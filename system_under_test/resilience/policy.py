@@ -1,8 +1,9 @@
-"""A policy wraps every call to one dependency: Retry( CircuitBreaker( Bulkhead( TimeLimiter( call )))).
+"""A policy wraps every call to one dependency: Retry( Bulkhead( CircuitBreaker( TimeLimiter( call )))).
 
-That is resilience4j's recommended nesting with the bulkhead outside the time limiter, so the limit
-applies to the call itself and the bounded bulkhead wait comes on top. A rejected call (breaker open,
-bulkhead full) is not retried and a full bulkhead does not count against the breaker.
+The bulkhead is outside the time limiter, so the limit applies to the call itself and the bounded bulkhead
+wait comes on top; and outside the breaker, so the breaker measures the dependency (its failures, its slow
+calls), not the service's own queueing for a slot. A rejected call (breaker open, bulkhead full) is not
+retried and a full bulkhead does not count against the breaker.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ class Policy:
         if self.limiter is not None:
             limiter = self.limiter
             inner = lambda: limiter.call(fn)  # noqa: E731
-        if self.bulkhead is not None:
-            bulkhead, limited = self.bulkhead, inner
-            inner = lambda: bulkhead.call(limited)  # noqa: E731
         if self.breaker is not None:
-            return await self.breaker.call(inner)
+            breaker, limited = self.breaker, inner
+            inner = lambda: breaker.call(limited)  # noqa: E731
+        if self.bulkhead is not None:
+            return await self.bulkhead.call(inner)
         return await inner()
 
     def describe(self) -> dict[str, object]:

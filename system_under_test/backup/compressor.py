@@ -1,0 +1,143 @@
+"""The backup compressor: a separate, low-priority process that zstd-compresses stdin to stdout.
+
+`python -m system_under_test.backup.compressor --level 3 --threads -1` reads the raw dump on stdin and
+writes one zstd frame (with its checksum, the format restore reads) to stdout, which is the backup's
+partial file. It first lowers its own priority (`nice` +10, and the idle I/O class where the kernel has
+one), so compression only uses CPU and disk time live traffic leaves over. At the end it prints one JSON
+line on stderr: `{"raw": bytes read, "written": bytes written, "sha256": hex digest of the written bytes}`,
+or, when writing failed, `{"errno": n, "error": "..."}` and exits 1 (a full disk stays recognizable).
+
+`start_compressor` launches it from the service; `finish_compressor` closes its stdin, waits, and
+returns that report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import zstandard
+
+from system_under_test.backup.errors import BackupError
+
+NICE_INCREMENT = 10
+CHUNK = 1 << 20
+_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}  # syscall numbers
+_IOPRIO_WHO_PROCESS, _IOPRIO_CLASS_IDLE, _IOPRIO_CLASS_SHIFT = 1, 3, 13
+
+
+def lower_priority(increment: int = NICE_INCREMENT) -> bool:
+    """`nice` this process by `increment` and put it in the idle I/O class; False if the I/O class failed."""
+    os.nice(increment)
+    number = _IOPRIO_SET.get(os.uname().machine)
+    if number is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(number, _IOPRIO_WHO_PROCESS, 0, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT) == 0
+
+
+class _Hashing:
+    """The stdout end: writes through, hashing and counting."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.written = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.out.write(data)
+        self.sha256.update(data)
+        self.written += len(data)
+        return len(data)
+
+
+def compress(source: BinaryIO, out: BinaryIO, level: int, threads: int) -> dict[str, object]:
+    """Compress `source` into `out` as one checksummed zstd frame; return the report."""
+    sink = _Hashing(out)
+    writer = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True).stream_writer(
+        sink, closefd=False
+    )
+    raw = 0
+    while chunk := source.read(CHUNK):
+        writer.write(chunk)
+        raw += len(chunk)
+    writer.flush(zstandard.FLUSH_FRAME)
+    writer.close()
+    out.flush()
+    return {"raw": raw, "written": sink.written, "sha256": sink.sha256.hexdigest()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=-1)
+    parser.add_argument("--nice", type=int, default=NICE_INCREMENT)
+    args = parser.parse_args(argv)
+    lower_priority(args.nice)
+    try:
+        report = compress(sys.stdin.buffer, sys.stdout.buffer, args.level, args.threads)
+    except OSError as exc:
+        sys.stderr.write(json.dumps({"errno": exc.errno, "error": exc.strerror or str(exc)}) + "\n")
+        return 1
+    sys.stderr.write(json.dumps(report) + "\n")
+    return 0
+
+
+@dataclass
+class Compressor:
+    """A running compressor process writing into `out_fd`."""
+
+    process: subprocess.Popen[bytes]
+
+    @property
+    def stdin(self) -> BinaryIO:
+        assert self.process.stdin is not None
+        return self.process.stdin  # type: ignore[return-value]
+
+
+def start_compressor(out_fd: int, level: int, threads: int) -> Compressor:
+    """Launch the compressor with stdout on `out_fd` (the partial file)."""
+    argv = [sys.executable, "-m", "system_under_test.backup.compressor", f"--level={level}", f"--threads={threads}"]
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
+    return Compressor(process)
+
+
+def finish_compressor(compressor: Compressor) -> dict[str, object]:
+    """Close the compressor's input, wait for it, return its report (OSError with the child's errno if its
+    writing failed, BackupError if it failed otherwise)."""
+    process = compressor.process
+    assert process.stdin is not None and process.stderr is not None
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    stderr = process.stderr.read().decode(errors="replace")
+    process.wait()
+    lines = stderr.strip().splitlines()
+    with contextlib.suppress(ValueError, IndexError):
+        failure = json.loads(lines[-1])
+        if isinstance(failure, dict) and isinstance(failure.get("errno"), int):
+            raise OSError(failure["errno"], f"backup compressor: {failure.get('error')}")
+    if process.returncode != 0 or not lines:
+        raise BackupError(f"the backup compressor exited with code {process.returncode}: {stderr.strip()[-500:]}")
+    return json.loads(lines[-1])
+
+
+def kill_compressor(compressor: Compressor) -> None:
+    """Stop the compressor at once (the backup is abandoned) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        compressor.process.kill()
+    with contextlib.suppress(OSError):
+        if compressor.process.stdin is not None:
+            compressor.process.stdin.close()
+    compressor.process.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The capacity search brackets, bisects and confirms, on simulated services with a known limit."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from harness.capacity_search import SearchConfig, StepOutcome, judge, search
+
+SLO = 100.0
+
+
+def threshold_service(capacity: float, generator_limit: float = math.inf, flukes: set[float] | None = None):
+    """A service that meets the SLO exactly up to `capacity`; `flukes` are rates that pass once by chance."""
+    calls: list[tuple[float, float]] = []
+    flukes = set(flukes or ())
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        calls.append((rate, duration_s))
+        fluke = any(abs(rate - f) < 1e-6 for f in flukes)
+        flukes.difference_update({f for f in flukes if abs(rate - f) < 1e-6})
+        ok = rate <= capacity or fluke
+        return StepOutcome(
+            offered_rps=rate,
+            duration_s=duration_s,
+            requests=int(rate * duration_s),
+            p95_ms=10.0 if ok else 800.0,
+            error_rate=0.0,
+            throughput_rps=rate if ok else capacity,
+            generator_limited=rate > generator_limit,
+            note="generator saturated" if rate > generator_limit else None,
+        )
+
+    return measure, calls
+
+
+CONFIG = SearchConfig(slo_p95_ms=SLO, start_rps=100.0, max_rps=10_000.0, ramp_factor=2.0, resolution=0.1)
+
+
+@pytest.mark.parametrize("capacity", [37.0, 100.0, 333.0, 1234.0, 5000.0])
+def test_finds_a_known_limit_within_the_resolution(capacity: float) -> None:
+    measure, calls = threshold_service(capacity)
+    found = search(measure, CONFIG)
+    assert found.rate_rps is not None
+    assert capacity / (1 + CONFIG.resolution) <= found.rate_rps <= capacity
+    assert found.limited_by == "service" and not found.lower_bound
+    assert found.steps[-1].stage == "confirm" and found.steps[-1].passed
+    assert [s.stage for s in found.steps].count("confirm") == 1
+    assert len(calls) == len(found.steps) <= 12
+
+
+def test_steps_hold_enough_requests_and_the_confirmation_is_longer() -> None:
+    config = SearchConfig(slo_p95_ms=SLO, start_rps=50.0, min_requests=300, min_step_s=1.0, confirm_factor=3.0)
+    measure, _ = threshold_service(700.0)
+    found = search(measure, config)
+    for step in found.steps:
+        expected = max(1.0, 300 / step.rate) * (3.0 if step.stage == "confirm" else 1.0)
+        assert step.outcome.duration_s == pytest.approx(expected)
+        assert step.rate * step.outcome.duration_s >= 300 - 1e-6
+    assert config.step_s(0.5) == config.max_step_s  # a very low rate is capped, not run for 600 s
+
+
+def test_a_failing_first_step_ramps_down() -> None:
+    measure, _ = threshold_service(12.0)
+    found = search(measure, CONFIG)
+    assert found.rate_rps is not None and 12.0 / 1.1 <= found.rate_rps <= 12.0
+    ramp = [(s.rate, s.passed) for s in found.steps[:5]]
+    assert ramp == [(100.0, False), (50.0, False), (25.0, False), (12.5, False), (6.25, True)]
+
+
+def test_nothing_passes_above_min_rps() -> None:
+    measure, _ = threshold_service(0.5)
+    found = search(measure, SearchConfig(slo_p95_ms=SLO, start_rps=100.0, min_rps=5.0))
+    assert found.rate_rps is None and found.limited_by == "min_rps reached"
+    assert all(s.rate >= 5.0 for s in found.steps)
+
+
+def test_max_rps_passing_is_a_lower_bound() -> None:
+    measure, _ = threshold_service(1e9)
+    found = search(measure, SearchConfig(slo_p95_ms=SLO, start_rps=100.0, max_rps=1000.0))
+    assert found.rate_rps == 1000.0 and found.limited_by == "max_rps reached" and found.lower_bound
+    assert max(s.rate for s in found.steps) == 1000.0
+
+
+def test_a_generator_limit_below_the_service_limit_makes_a_lower_bound() -> None:
+    measure, _ = threshold_service(5000.0, generator_limit=1500.0)
+    found = search(measure, CONFIG)
+    assert found.rate_rps is not None and 1500.0 / 1.1 <= found.rate_rps <= 1500.0
+    assert found.limited_by == "load generator" and found.lower_bound
+    assert any("load generator" in why for s in found.steps for why in s.reasons)
+
+
+def test_a_fluke_pass_above_the_limit_is_caught_by_the_confirmation() -> None:
+    # capacity 300: the ramp passes 100, 200 and fails 400; bisection tries sqrt(200 * 400) = 283 (passes),
+    # then 336.8, which passes once by chance: without the confirmation the search would report 336.8.
+    fluke = math.sqrt(math.sqrt(200 * 400) * 400)
+    measure, _ = threshold_service(300.0, flukes={fluke})
+    found = search(measure, CONFIG)
+    stages = [(s.stage, round(s.rate, 1), s.passed) for s in found.steps]
+    assert ("bisect", round(fluke, 1), True) in stages
+    assert ("confirm", round(fluke, 1), False) in stages
+    assert found.rate_rps is not None and found.rate_rps <= 300.0
+    assert found.steps[-1].stage == "confirm" and found.steps[-1].passed
+
+
+def test_no_confirmed_rate_when_every_confirmation_fails() -> None:
+    config = SearchConfig(slo_p95_ms=SLO, start_rps=100.0, confirmations=2)
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        ok = rate <= 300 and duration_s <= config.step_s(rate)  # ordinary steps pass, confirmations never do
+        return StepOutcome(rate, duration_s, int(rate * duration_s), 10.0 if ok else 500.0, 0.0, rate)
+
+    found = search(measure, config)
+    assert found.rate_rps is None and found.limited_by == "unconfirmed"
+    assert [s.stage for s in found.steps].count("confirm") == 2
+
+
+def test_backlogged_errors_and_falling_behind_each_fail_a_step() -> None:
+    good = StepOutcome(100.0, 3.0, 300, 20.0, 0.0, 100.0)
+    assert judge(good, CONFIG) == ()
+    cases = {
+        "backlogged": StepOutcome(100.0, 3.0, 300, 20.0, 0.0, 100.0, backlogged=True),  # p95 is a lower bound
+        "errors": StepOutcome(100.0, 3.0, 300, 20.0, 0.05, 95.0),
+        "answered": StepOutcome(100.0, 3.0, 300, 20.0, 0.0, 80.0),
+        "SLO": StepOutcome(100.0, 3.0, 300, 150.0, 0.0, 100.0),
+        "no latency": StepOutcome(100.0, 3.0, 0, None, 0.0, 100.0),
+        "load generator": StepOutcome(100.0, 3.0, 300, 20.0, 0.0, 100.0, generator_limited=True),
+    }
+    for word, outcome in cases.items():
+        reasons = judge(outcome, CONFIG)
+        assert len(reasons) == 1 and word in reasons[0], (word, reasons)
+
+
+def test_every_step_is_recorded_with_its_verdict() -> None:
+    measure, _ = threshold_service(450.0)
+    record = search(measure, CONFIG).to_dict()
+    assert record["rate_rps"] is not None and record["limited_by"] == "service"
+    for step in record["steps"]:
+        assert {"stage", "offered_rps", "p95_ms", "requests", "passed", "why"} <= set(step)
+        assert step["passed"] == (not step["why"])
+
+
+def queueing_service(capacity: float, noise: float, rng: random.Random):
+    """p95 of an M/M/1 queue (service time 1/capacity) times lognormal noise: a soft, noisy knee."""
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        rho = rate / capacity
+        p95 = 1000.0 / capacity * math.log(20.0) / (1.0 - rho) if rho < 1 else 1e5
+        p95 *= math.exp(rng.gauss(0.0, noise / math.sqrt(duration_s)))
+        return StepOutcome(rate, duration_s, int(rate * duration_s), p95, 0.0, min(rate, capacity))
+
+    return measure
+
+
+def test_repeated_searches_on_a_noisy_service_agree_within_the_goal() -> None:
+    # service time 1 ms: without noise the p95 (3 ms / (1 - rho)) meets the 100 ms SLO up to 970 req/s
+    rng = random.Random(3)
+    found = [search(queueing_service(1000.0, 0.4, rng), CONFIG).rate_rps for _ in range(200)]
+    rates = sorted(r for r in found if r is not None)
+    assert len(rates) == 200
+    assert rates[-1] <= 1000.0
+    assert rates[-5] / rates[4] <= 1.3  # 95 % of pairs of runs within 1.3x (the quick pack's goal)
+    assert rates[4] >= 0.85 * 970.0  # and near the knee: a coarse search (resolution 0.5) stops at 800
