@@ -16,6 +16,9 @@ Per profile (baseline / optimized ...), each rubric metric is scored at its medi
   directions make it "bounded both ways" (neither).
 * Caps limit an area's score whatever its mean, and are checked against the worst repetition in the
   metric's direction: one failed restore drill in three caps Backup.
+* Not in the pack. A metric of a scenario the run did not include at all (under no profile: the pack
+  left it out, e.g. `consistency` in the quick pack) is left out of its area, which is graded on the
+  rest and names what it left out (`not_in_pack`); an area none of whose metrics ran is "not measured".
 * Missing and failed. A missing metric (or an invalid scenario) makes its area "not measured"; the
   overall score is the weighted mean of the measured areas, and the missing areas are named. A scenario
   that failed (crashed) makes its areas "failed": a failed area counts 0 in its profile's overall score,
@@ -83,6 +86,7 @@ class AreaGrade:
     weight: float
     status: str = "measured"  # measured / not measured / failed
     missing: list[str] = field(default_factory=list)  # "scenario.metric: why"
+    not_in_pack: list[str] = field(default_factory=list)  # metrics of scenarios the run did not include
     metrics: list[MetricGrade] = field(default_factory=list)
     score: float | None = None
     score_ci: tuple[float, float] | None = None
@@ -290,6 +294,9 @@ def _grade_area(
     bounds: list[ScoreBound] = []
     for rule in area.metrics:
         metric, why = lookup_metric(run, rule.key, profile)
+        if metric is None and run.scenario(rule.key.split(".", 1)[0]) is None:
+            result.not_in_pack.append(rule.key)
+            continue
         if metric is None:
             (failed if why and why.startswith(f"scenario {FAILED}") else result.missing).append(f"{rule.key}: {why}")
             continue
@@ -324,6 +331,8 @@ def _grade_area(
     applied: list[Cap] = []
     for cap in (c for c in rubric.caps if c.area == area.key):
         metric, why = lookup_metric(run, cap.metric, profile)
+        if metric is None and run.scenario(cap.metric.split(".", 1)[0]) is None:
+            continue  # the cap's scenario is not in this run
         if metric is None:
             (failed if why and why.startswith(f"scenario {FAILED}") else result.missing).append(
                 f"{cap.metric}: {why} (needed by a cap)"
@@ -337,8 +346,9 @@ def _grade_area(
     if failed:
         result.status, result.letter, result.missing = FAILED, FAILED, failed + result.missing
         return result, [], None
-    if result.missing:
+    if result.missing or not result.metrics:
         result.status = NOT_MEASURED
+        result.missing = result.missing or [f"{key}: scenario not in this run" for key in result.not_in_pack]
         return result, [], None
     weights = [g.weight for g in result.metrics]
     score = float(np.average([g.score for g in result.metrics], weights=weights))

@@ -77,4 +77,5 @@ def test_search_finds_the_capacity_of_a_calibrated_cpu_burn(burn_server: tuple[s
     assert found.limited_by == "service", steps
     # a rate 1.5x over the ceiling can never pass: the search saw it fail
     assert not any(s.passed for s in found.steps if s.rate > 1.5 * ceiling), steps
-    assert all(s.outcome.requests >= 0.9 * config.min_requests for s in found.steps), steps
+    # a step that passed held enough requests for its p95 (a backlogged one answers fewer: it fails anyway)
+    assert all(s.outcome.requests >= 0.9 * config.min_requests for s in found.steps if s.passed), steps

@@ -86,6 +86,21 @@ def test_a_missing_metric_makes_its_area_not_measured_never_perfect(tmp_path: Pa
     assert assessment.score == pytest.approx(expected)
 
 
+def test_a_scenario_the_pack_left_out_is_named_not_counted_as_missing():
+    run = build_run()
+    with_consistency = grade(run, "optimized").area("caching")
+    run.scenarios = [s for s in run.scenarios if s.name != "consistency"]  # a pack without it (quick)
+    caching = grade(run, "optimized").area("caching")
+    assert caching.measured and caching.letter != NOT_MEASURED
+    assert caching.not_in_pack and all(k.startswith("consistency.") for k in caching.not_in_pack)
+    assert {g.key for g in caching.metrics} < {g.key for g in with_consistency.metrics}
+    # a scenario that ran but lost a metric still makes the area not measured
+    for scenario in run.scenarios:
+        if scenario.name == "cache_hit_ratio":
+            del scenario.metrics["cached_latency_p95_ms"]
+    assert not grade(run, "optimized").area("caching").measured
+
+
 def _set(run, scenario_name, metric_name, metric, profile="optimized"):
     for scenario in run.scenarios:
         if scenario.name == scenario_name and scenario.profile == profile:
