@@ -116,38 +116,3 @@ def test_superuser_needs_its_password_and_the_server_stops_fast(tmp_path: Path) 
     log = (tmp_path / "logs" / "postgres.log").read_text()
     assert "fast shutdown request" in log and "database system is shut down" in log
     assert stopped_in < 9, "the server waited for its client (smart shutdown) until it was killed"
-
-
-def test_stack_up_check_below_a_private_directory_leaves_it_private(tmp_path: Path) -> None:
-    """`athbench stack up --check` as root with the run directory below a 0700 home: it works, and the home
-    keeps its mode."""
-    import subprocess
-    import sys
-
-    home = tmp_path / "home"
-    home.mkdir()
-    home.chmod(0o700)
-    before = {p: stat.S_IMODE(p.stat().st_mode) for p in (home, tmp_path)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "stack",
-            "up",
-            "--check",
-            "--properties",
-            "300",
-            "--run-dir",
-            str(home / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        env={**os.environ, "COLUMNS": "120"},
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "endpoints answered as documented" in done.stdout
-    assert "PermissionError" not in done.stdout + done.stderr
-    assert {p: stat.S_IMODE(p.stat().st_mode) for p in before} == before

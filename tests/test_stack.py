@@ -74,19 +74,13 @@ def test_service_port_in_use_is_a_clear_error(tmp_path: Path, embedded_redis) ->
 
 
 def test_stack_up_check_cli(tmp_path: Path) -> None:
+    """`athbench stack up --check` works with its run directory below a private (0700) home, and, as root,
+    leaves that home private (the server user's binaries and data live elsewhere: harness.server_user)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o700)
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "stack",
-            "up",
-            "--check",
-            "--properties",
-            str(SMALL),
-            "--run-dir",
-            str(tmp_path),
-        ],
+        [*ATHBENCH, "stack", "up", "--check", "--properties", str(SMALL), "--run-dir", str(home / "run")],
         capture_output=True,
         text=True,
         timeout=240,
@@ -94,6 +88,8 @@ def test_stack_up_check_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "http://127.0.0.1:" in done.stdout
     assert "endpoints answered as documented" in done.stdout
+    assert "PermissionError" not in done.stdout + done.stderr
+    assert oct(home.stat().st_mode & 0o777) == oct(0o700)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
