@@ -121,3 +121,59 @@ def unbounded_hit_ratio(trace: Sequence[Hashable], warmup: int = 0, timing: Timi
     """Hit ratio of a cache that never evicts: every read of a key already read is a hit (with `timing`,
     unless it joined the key's first load)."""
     return lru_hit_ratio(trace, max(len(set(trace)), 1), warmup, timing)
+
+
+def stack_distances(trace: Sequence[Hashable]) -> np.ndarray:
+    """Mattson's LRU stack distance of every read: 1 + the distinct keys read since the previous read of
+    the same key (0 for a first read). An LRU cache of C entries hits read i exactly when 0 < d_i <= C.
+
+    One pass, O(n log n): a Fenwick tree over positions marks each key's latest read; the distance is the
+    number of marks after the key's previous read.
+    """
+    size = len(trace)
+    tree = [0] * (size + 1)
+
+    def add(pos: int, delta: int) -> None:
+        pos += 1
+        while pos <= size:
+            tree[pos] += delta
+            pos += pos & -pos
+
+    def prefix(pos: int) -> int:  # marks at positions < pos
+        total = 0
+        while pos > 0:
+            total += tree[pos]
+            pos -= pos & -pos
+        return total
+
+    last: dict[Hashable, int] = {}
+    out = np.zeros(size, dtype=np.int64)
+    marked = 0
+    for i, key in enumerate(trace):
+        previous = last.get(key)
+        if previous is not None:
+            out[i] = marked - prefix(previous + 1) + 1
+            add(previous, -1)
+            marked -= 1
+        add(i, 1)
+        marked += 1
+        last[key] = i
+    return out
+
+
+def lru_curve(trace: Sequence[Hashable], warmup: int = 0) -> np.ndarray:
+    """LRU hit ratio over `trace[warmup:]` for every capacity at once (Mattson's stack algorithm):
+    element C - 1 is the ratio `lru_hit_ratio(trace, C, warmup)` gives, for C = 1 .. distinct keys
+    (larger caches hit no more). Reads are instantaneous here: no coalesced joins."""
+    if not 0 <= warmup < len(trace):
+        raise ValueError(f"warmup must be in [0, {len(trace)}) for a trace of {len(trace)} reads, got {warmup}")
+    distances = stack_distances(trace)[warmup:]
+    keys = max(len(set(trace)), 1)
+    counts = np.bincount(distances[distances > 0], minlength=keys + 1)[1 : keys + 1]
+    return np.cumsum(counts) / len(distances)
+
+
+def size_for_hit_ratio(curve: Sequence[float], target: float) -> int | None:
+    """The smallest capacity (entries) whose hit ratio on `curve` reaches `target`, or None if none does."""
+    reached = np.nonzero(np.asarray(curve) >= target)[0]
+    return int(reached[0]) + 1 if reached.size else None

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("backup", "backup"),
     ("report", "report"),
     ("profile", "profile"),
+    ("load_worker", "load-worker"),
 ]
 
 

@@ -1,27 +1,48 @@
 """Production artifacts the assessment recommends, generated from the service's real metric names.
 
-- Kubernetes manifests: a Deployment with liveness on /health/live and readiness on /health/ready and the
-  requests/limits of the original assessment (256Mi/100m requests, 512Mi/500m limits), a Service and a
-  PodDisruptionBudget.
-- Prometheus alert rules: p95 latency over the 100 ms target, memory over 256 MB, a circuit breaker open,
-  the newest verified backup older than the RPO (1 h).
-- A Grafana dashboard over the same metrics.
-Every metric name used here is listed in METRICS, and a test checks each exists in the service's /metrics.
+- Kubernetes manifests: a Deployment with liveness on /health/live and readiness on /health/ready, its
+  replicas, requests/limits and DB pool, a Service and a PodDisruptionBudget.
+- Prometheus alert rules: p95 latency over the SLO, memory over its threshold, a circuit breaker open,
+  the newest verified backup older than the RPO, 5xx errors, and multi-window burn-rate alerts on the
+  availability SLO's error budget (Google SRE workbook, chapter 5).
+- A Grafana dashboard over the same metrics, its thresholds drawn from the same numbers.
+The numbers come from a `Sizing`: by default the original assessment's fixed values (2 replicas,
+256Mi/100m requests, 512Mi/500m limits, 100 ms, 256 MiB, 1 h RPO, 99.9 %), or a run's capacity plan
+(`reports.capacity_plan.sizing`, `athbench export --from RUN`). Every metric name used here is listed in
+METRICS, and a test checks each exists in the service's /metrics.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 APP = "athbench-service"
 PORT = 8080
-LATENCY_TARGET_S = 0.1
-MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
-RPO_SECONDS = 3600
+BURN_WINDOWS = (("1h", "5m", 14.4, "page"), ("6h", "30m", 6.0, "page"), ("3d", "6h", 1.0, "ticket"))
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The numbers the artifacts carry (defaults: the original assessment's fixed values)."""
+
+    replicas: int = 2
+    cpu_request: str = "100m"
+    cpu_limit: str = "500m"
+    memory_request: str = "256Mi"
+    memory_limit: str = "512Mi"
+    db_pool_size: int | None = None  # None: the service's default
+    latency_target_s: float = 0.1
+    memory_alert_bytes: int = 256 * 1024 * 1024
+    rpo_s: int = 3600
+    availability: float = 0.999
+    breaker_for: str = "1m"
+    source: str = "fixed defaults of the original assessment"
+
 
 P95 = (
     "histogram_quantile(0.95, sum by (le) "
@@ -30,8 +51,22 @@ P95 = (
 METRIC_NAME = re.compile(r"\b((?:athbench|process)_[a-z_]+)")
 
 
-def kubernetes(image: str = "athbench/service:latest", replicas: int = 2) -> str:
+def _error_ratio(window: str) -> str:
+    return (
+        f'sum(rate(athbench_http_request_duration_seconds_count{{status_class="5xx"}}[{window}])) '
+        f"/ sum(rate(athbench_http_request_duration_seconds_count[{window}]))"
+    )
+
+
+def kubernetes(image: str = "athbench/service:latest", sizing: Sizing | None = None) -> str:
     """Deployment + Service + PodDisruptionBudget as one multi-document YAML."""
+    return yaml.safe_dump_all(kubernetes_documents(image, sizing), sort_keys=False)
+
+
+def kubernetes_documents(image: str = "athbench/service:latest", sizing: Sizing | None = None) -> list[dict[str, Any]]:
+    """The Kubernetes objects, in order (a caller may append more, e.g. load-generator workers)."""
+    sizing = sizing or Sizing()
+    pool = [] if sizing.db_pool_size is None else [{"name": "ATHBENCH_DB_POOL_SIZE", "value": str(sizing.db_pool_size)}]
     labels = {"app.kubernetes.io/name": APP}
     probe = {"httpGet": {"port": PORT}, "timeoutSeconds": 2, "failureThreshold": 3}
     container = {
@@ -45,10 +80,11 @@ def kubernetes(image: str = "athbench/service:latest", replicas: int = 2) -> str
             {"name": "ATHBENCH_POSTGRES_DSN", "valueFrom": {"secretKeyRef": {"name": APP, "key": "postgres-dsn"}}},
             {"name": "ATHBENCH_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": APP, "key": "redis-url"}}},
             {"name": "ATHBENCH_ADMIN_TOKEN", "valueFrom": {"secretKeyRef": {"name": APP, "key": "admin-token"}}},
+            *pool,
         ],
         "resources": {
-            "requests": {"memory": "256Mi", "cpu": "100m"},
-            "limits": {"memory": "512Mi", "cpu": "500m"},
+            "requests": {"memory": sizing.memory_request, "cpu": sizing.cpu_request},
+            "limits": {"memory": sizing.memory_limit, "cpu": sizing.cpu_limit},
         },
         "livenessProbe": {
             **probe,
@@ -67,9 +103,9 @@ def kubernetes(image: str = "athbench/service:latest", replicas: int = 2) -> str
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": APP, "labels": labels},
+        "metadata": {"name": APP, "labels": labels, "annotations": {"athbench/sizing": sizing.source}},
         "spec": {
-            "replicas": replicas,
+            "replicas": sizing.replicas,
             "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
@@ -91,51 +127,64 @@ def kubernetes(image: str = "athbench/service:latest", replicas: int = 2) -> str
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": APP},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": labels}},
+        "spec": {"minAvailable": max(1, sizing.replicas - 1), "selector": {"matchLabels": labels}},
     }
-    return yaml.safe_dump_all([deployment, service, budget], sort_keys=False)
+    return [deployment, service, budget]
 
 
-def prometheus_rules() -> str:
-    """Alert rules on p95 latency, memory, breaker state and backup age."""
+def prometheus_rules(sizing: Sizing | None = None) -> str:
+    """Alert rules on p95 latency, memory, breaker state, backup age, errors and error-budget burn."""
+    sizing = sizing or Sizing()
+    budget = round(1.0 - sizing.availability, 12)
     rules = [
         _alert(
             "HighP95Latency",
-            f"{P95} > {LATENCY_TARGET_S}",
+            f"{P95} > {sizing.latency_target_s:g}",
             "5m",
             "warning",
-            "API p95 latency {{ $value | humanizeDuration }} is over the 100 ms target",
+            "API p95 latency {{ $value | humanizeDuration }} is over the "
+            f"{sizing.latency_target_s * 1000:g} ms SLO",
         ),
         _alert(
             "HighMemory",
-            f"process_resident_memory_bytes > {MEMORY_LIMIT_BYTES}",
+            f"process_resident_memory_bytes > {sizing.memory_alert_bytes}",
             "10m",
             "warning",
-            "Service RSS {{ $value | humanize1024 }}B is over 256 MiB",
+            f"Service RSS {{{{ $value | humanize1024 }}}}B is over {sizing.memory_alert_bytes / 1024**2:.0f} MiB",
         ),
         _alert(
             "CircuitBreakerOpen",
             "max by (name) (athbench_breaker_state) == 1",
-            "1m",
+            sizing.breaker_for,
             "critical",
             "Circuit breaker {{ $labels.name }} is open: a dependency is failing",
         ),
         _alert(
             "BackupTooOld",
-            f"time() - athbench_backup_last_verified_timestamp_seconds > {RPO_SECONDS}",
+            f"time() - athbench_backup_last_verified_timestamp_seconds > {sizing.rpo_s}",
             "5m",
             "critical",
-            "The newest verified backup is older than the 1 h RPO",
+            f"The newest verified backup is older than the {sizing.rpo_s / 3600:g} h RPO",
         ),
         _alert(
             "ServerErrors",
-            'sum(rate(athbench_http_request_duration_seconds_count{status_class="5xx"}[5m])) '
-            "/ sum(rate(athbench_http_request_duration_seconds_count[5m])) > 0.01",
+            f"{_error_ratio('5m')} > 0.01",
             "5m",
             "warning",
             "More than 1 % of requests fail with a server error",
         ),
     ]
+    for long, short, burn, severity in BURN_WINDOWS:
+        threshold = burn * budget
+        rules.append(
+            _alert(
+                f"ErrorBudgetBurn{long}",
+                f"({_error_ratio(long)}) > {threshold:.6g} and ({_error_ratio(short)}) > {threshold:.6g}",
+                "2m" if severity == "page" else "15m",
+                severity,
+                f"Error budget of the {sizing.availability:.3%} SLO burning {burn:g}x over {long} and {short}",
+            )
+        )
     return yaml.safe_dump({"groups": [{"name": "athbench.performance", "rules": rules}]}, sort_keys=False)
 
 
@@ -149,8 +198,14 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str) -> dict
     }
 
 
-def grafana_dashboard() -> str:
-    """A Grafana dashboard (JSON model) over the service's metrics."""
+def grafana_dashboard(sizing: Sizing | None = None) -> str:
+    """A Grafana dashboard (JSON model) over the service's metrics, thresholds from the sizing."""
+    sizing = sizing or Sizing()
+    thresholds = {
+        "p95 latency by route": sizing.latency_target_s,
+        "Resident memory": sizing.memory_alert_bytes,
+        "Backup age (newest verified)": sizing.rpo_s,
+    }
     panels = [
         ("p95 latency by route", "timeseries", [
             "histogram_quantile(0.95, sum by (le, route) (rate(athbench_http_request_duration_seconds_bucket[5m])))"
@@ -174,6 +229,7 @@ def grafana_dashboard() -> str:
     ]  # fmt: skip
     model = {
         "title": "athbench service performance",
+        "description": f"thresholds: {sizing.source}",
         "uid": "athbench-service",
         "schemaVersion": 39,
         "time": {"from": "now-1h", "to": "now"},
@@ -184,13 +240,20 @@ def grafana_dashboard() -> str:
                 "title": title,
                 "type": kind,
                 "gridPos": {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)},
-                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "fieldConfig": {"defaults": {"unit": unit, **_threshold(thresholds.get(title))}, "overrides": []},
                 "targets": [{"refId": chr(65 + j), "expr": expr} for j, expr in enumerate(exprs)],
             }
             for i, (title, kind, exprs, unit) in enumerate(panels)
         ],
     }
     return json.dumps(model, indent=2)
+
+
+def _threshold(value: float | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    steps = [{"color": "green", "value": None}, {"color": "red", "value": value}]
+    return {"thresholds": {"mode": "absolute", "steps": steps}, "custom": {"thresholdsStyle": {"mode": "line"}}}
 
 
 def metric_names(text: str) -> set[str]:
@@ -204,8 +267,47 @@ def metric_names(text: str) -> set[str]:
     return names
 
 
-ARTIFACTS = {
-    "k8s": ("athbench-k8s.yaml", kubernetes),
+ARTIFACTS = {  # kind -> (default file name, maker(sizing))
+    "k8s": ("athbench-k8s.yaml", lambda sizing=None: kubernetes(sizing=sizing)),
     "prometheus-rules": ("athbench-alerts.yaml", prometheus_rules),
     "grafana": ("athbench-dashboard.json", grafana_dashboard),
 }
+
+
+LOAD_MASTER = "athbench-load-master"
+LOAD_MASTER_PORT = 5557
+
+
+def load_workers_kubernetes(workers: int, image: str = "athbench/harness:latest", port: int = LOAD_MASTER_PORT) -> str:
+    """Load from several machines on Kubernetes: a Deployment of ``workers`` `athbench load-worker` pods
+    (one Locust worker process, about one core, each) and the Service through which they reach the master.
+    The master is the pod running `athbench assess ... --load-master 0.0.0.0:PORT --expect-workers N`,
+    labelled ``app.kubernetes.io/name: athbench-load-master``."""
+    if workers < 1:
+        raise ValueError(f"--load-workers must be at least 1, not {workers}")
+    master_labels = {"app.kubernetes.io/name": LOAD_MASTER}
+    worker_labels = {"app.kubernetes.io/name": "athbench-load-worker"}
+    container = {
+        "name": "load-worker",
+        "image": image,
+        "args": ["athbench", "load-worker", "--master", f"{LOAD_MASTER}:{port}"],
+        "resources": {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "athbench-load-worker", "labels": worker_labels},
+        "spec": {
+            "replicas": workers,
+            "selector": {"matchLabels": worker_labels},
+            "template": {"metadata": {"labels": worker_labels}, "spec": {"containers": [container]}},
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": LOAD_MASTER, "labels": master_labels},
+        "spec": {"selector": master_labels, "ports": [{"name": "locust", "port": port, "targetPort": port}]},
+    }
+    return yaml.safe_dump_all([deployment, service], sort_keys=False)

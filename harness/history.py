@@ -1,20 +1,22 @@
 """Nightly history: a series of results files as a tidy table, change points and charts.
 
 `load_history()` reads results files into one row per (run, scenario, profile, metric) with the run's
-median, CI (NaN when n is too small for one), bound ("exact", "at_least", "at_most"), n and git
+median, CI and its coverage (NaN when n is too small for one), bound ("exact", "at_least", "at_most"), n and git
 commit, ordered by start time. `detect_change_points()` finds shifts in one metric's series of medians
 with PELT (`ruptures`, L2 cost) on the series scaled by a robust noise estimate (the MAD of
 successive differences, which a step barely moves), with a BIC-like penalty; each proposed cut must
 also pass a Mann-Whitney U test between its neighbouring segments.
 `find_changes()` runs it on every series and attributes each change point to the commit range between
 the last run before the shift and the first run after it (`git log BEFORE..AFTER` lists the suspects).
+`read_history()` also returns one `RunInfo` per run (its results file and pack targets), which the
+history page (`reports/history_page.py`) needs to link each run's report and to name targets.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,7 @@ COLUMNS = [
     "median",
     "ci_low",
     "ci_high",
+    "ci_coverage",
     "bound",
 ]
 SERIES_KEY = ["scenario", "profile", "metric"]
@@ -85,11 +88,41 @@ def results_files(paths: Iterable[Path | str]) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """One run of a history: where its results file is, and what its pack targeted."""
+
+    index: int
+    run_id: str
+    started_at: str
+    git_commit: str
+    pack: str
+    status: str
+    results_file: Path
+    targets: dict[str, float]
+
+
 def load_history(paths: Iterable[Path | str]) -> pd.DataFrame:
     """The tidy table of every run's metric medians, ordered by start time (then run id)."""
+    return read_history(paths)[0]
+
+
+def read_history(paths: Iterable[Path | str]) -> tuple[pd.DataFrame, list[RunInfo]]:
+    """The tidy table (as `load_history`) and the runs in the same order (`RunInfo.index` = run_index)."""
     rows = []
+    runs: dict[str, RunInfo] = {}
     for file in results_files(paths):
         run = read(file)
+        runs[run.run_id] = RunInfo(
+            index=-1,
+            run_id=run.run_id,
+            started_at=run.started_at,
+            git_commit=str(run.environment.get("git_commit") or ""),
+            pack=run.pack,
+            status=run.status,
+            results_file=file,
+            targets=dict(run.targets),
+        )
         for s in run.scenarios:
             for name, m in s.metrics.items():
                 rows.append(
@@ -108,6 +141,7 @@ def load_history(paths: Iterable[Path | str]) -> pd.DataFrame:
                         "median": m.median,
                         "ci_low": m.ci95[0] if m.ci95 else math.nan,  # no interval: n too small
                         "ci_high": m.ci95[1] if m.ci95 else math.nan,
+                        "ci_coverage": m.ci_coverage if m.ci_coverage is not None else math.nan,
                         "bound": getattr(m, "bound", "exact"),
                     }
                 )
@@ -115,7 +149,8 @@ def load_history(paths: Iterable[Path | str]) -> pd.DataFrame:
     order = frame[["run_id", "started_at"]].drop_duplicates().sort_values(["started_at", "run_id"])
     index = {run_id: i for i, run_id in enumerate(order["run_id"])}
     frame.insert(0, "run_index", frame["run_id"].map(index).astype(int))
-    return frame.sort_values(["run_index", *SERIES_KEY], ignore_index=True)
+    ordered = [replace(runs[run_id], index=i) for run_id, i in index.items()]
+    return frame.sort_values(["run_index", *SERIES_KEY], ignore_index=True), ordered
 
 
 def noise_scale(values: Sequence[float]) -> float:

@@ -1,4 +1,8 @@
-"""Command-line options shared by several commands, so each is spelled and documented once."""
+"""Command-line options shared by several commands, so each is spelled and documented once.
+
+Help texts are rich markup (typer renders them with rich): a literal `[` that could open a tag is
+written through `rich.markup.escape`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 Profile = Annotated[str, typer.Option(help="Service profile: baseline or optimized.", envvar="ATHBENCH_PROFILE")]
 PostgresDsn = Annotated[
@@ -34,6 +39,42 @@ def apply_load_workers(workers: int) -> None:
     os.environ["ATHBENCH_LOAD_WORKERS"] = str(workers)
 
 
+LoadMaster = Annotated[
+    str | None,
+    typer.Option(
+        "--load-master",
+        help="Bind the Locust master on HOST:PORT (e.g. 0.0.0.0:5557) and wait for --expect-workers workers "
+        "started elsewhere with `athbench load-worker --master HOST:PORT`, instead of starting local ones.",
+        envvar="ATHBENCH_LOAD_MASTER",
+    ),
+]
+ExpectWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--expect-workers",
+        min=1,
+        help="With --load-master: how many workers every load phase waits for (more are refused).",
+        envvar="ATHBENCH_LOAD_EXPECT_WORKERS",
+    ),
+]
+
+
+def apply_load_master(master: str | None, expect_workers: int | None) -> None:
+    """Make every load phase of this run bind its master on `master` and wait for `expect_workers` workers
+    started elsewhere; nothing changes when both are None. Raises ValueError naming what is wrong."""
+    import os
+
+    from harness.load.spec import parse_address
+
+    if master is None and expect_workers is None:
+        return
+    if master is None or expect_workers is None:
+        raise ValueError("--load-master HOST:PORT and --expect-workers N go together")
+    parse_address(master)
+    os.environ["ATHBENCH_LOAD_MASTER"] = master
+    os.environ["ATHBENCH_LOAD_EXPECT_WORKERS"] = str(expect_workers)
+
+
 LoadSeed = Annotated[
     int,
     typer.Option(
@@ -55,8 +96,10 @@ def apply_load_seed(seed: int) -> None:
 Endpoints = Annotated[
     Path | None,
     typer.Option(
-        help="With --target: a TOML endpoint list ([[endpoint]] path, method, weight ...; "
-        "{name} placeholders filled from [endpoint.params])."
+        help=escape(
+            "With --target: a TOML endpoint list ([[endpoint]] path, method, weight ...; "
+            "{name} placeholders filled from [endpoint.params])."
+        ),
     ),
 ]
 Locustfile = Annotated[Path | None, typer.Option(help="With --target: a locustfile describing the requests.")]

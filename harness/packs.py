@@ -1,10 +1,10 @@
 """Pack files (`scenarios/packs/<name>.toml`): which scenarios to run, their parameters, and the targets.
 
 A pack is validated before anything runs; a bad one is rejected with the file, the key and what was
-expected. Scenarios are found by name: `scenarios.<name>` must define `SCENARIO`. Parameters must be
-declared by the scenario (its `defaults`, same types); `[targets]` keys must be declared metrics
-(`scenario.metric`, `Scenario.metrics`). `undeclared_reason` is the same check for other files that name
-metrics (the rubric, the docs).
+expected, and a key it does not know is an error, never ignored (`TABLES`, `PACK_KEYS`). Scenarios are
+found by name: `scenarios.<name>` must define `SCENARIO`. Parameters must be declared by the scenario (its
+`defaults`, same types); `[targets]` keys must be declared metrics (`scenario.metric`, `Scenario.metrics`).
+`undeclared_reason` is the same check for other files that name metrics (the rubric, the docs).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import scenarios
 from scenarios.base import MetricSpec, Scenario
 
 PACKS_DIR = Path(scenarios.__file__).parent / "packs"
+TABLES = ("pack", "scenarios", "targets", "plan")  # a pack file's top-level tables
+PACK_KEYS = ("name", "description", "seed_properties")  # the keys of its [pack] table
 
 
 class PackError(ValueError):
@@ -41,6 +43,7 @@ class Pack:
     entries: list[PackEntry] = field(default_factory=list)
     seed_properties: int | None = None  # [pack] seed_properties: the database size the stack seeds
     targets: dict[str, float] = field(default_factory=dict)
+    plan: dict[str, float] = field(default_factory=dict)  # [plan]: the capacity plan's target
 
 
 def available_scenarios() -> dict[str, Scenario]:
@@ -116,10 +119,13 @@ def parse_pack(raw: dict[str, Any], path: Path) -> Pack:
         got_text = "" if got is None else f", got {got!r}"
         return PackError(f"{path}: key {key!r}: expected {expected}{got_text}")
 
-    unknown = set(raw) - {"pack", "scenarios", "targets"}
+    unknown = set(raw) - set(TABLES)
     if unknown:
-        raise fail(sorted(unknown)[0], "one of the tables [pack], [scenarios.NAME], [targets]")
+        raise fail(sorted(unknown)[0], "one of the tables [pack], [scenarios.NAME], [targets], [plan]")
     meta = raw.get("pack", {})
+    unknown = set(meta) - set(PACK_KEYS) if isinstance(meta, dict) else set()
+    if unknown:
+        raise fail(f"pack.{sorted(unknown)[0]}", f"one of the [pack] keys {', '.join(PACK_KEYS)}")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise fail("pack.name", "a string naming the pack", meta.get("name") if isinstance(meta, dict) else meta)
     table = raw.get("scenarios")
@@ -156,6 +162,14 @@ def parse_pack(raw: dict[str, Any], path: Path) -> Pack:
         if reason:
             raise fail(f"targets.{key}", f"a declared metric (scenario.metric): {reason}")
         pack.targets[key] = float(value)
+    if "plan" in raw:
+        from reports.capacity_plan import PlanError, Target  # the plan's keys and checks live with the plan
+
+        try:
+            Target.from_dict(raw["plan"], "plan")
+        except PlanError as exc:
+            raise PackError(f"{path}: {exc}") from None
+        pack.plan = {k: float(v) for k, v in raw["plan"].items()}
     return pack
 
 

@@ -1,5 +1,8 @@
 """Running a pack: one stack, each scenario under each profile, results saved after every scenario.
 
+Progress: before each (scenario, profile) the runner reports scenario i of n with the pack's ETA
+(`harness.eta`) to `harness.progress`; the command that called it chooses how that is shown.
+
 Order is scenario-major, profile-minor (api_latency/baseline, api_latency/optimized, cache/baseline, ...),
 so the two profiles of one scenario are measured minutes apart on the same machine and the same database.
 The service is restarted fresh for every (scenario, profile). On Ctrl-C or an error, every process is
@@ -17,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import results as results_io
+from harness.eta import expected_seconds, remaining_s
 from harness.load.endpoints import Endpoint
 from harness.packs import Pack, PackEntry
+from harness.progress import PACK, Update, report
 from harness.results import RunResults, ScenarioResult, utc_now
 from harness.stack import Stack, StackConfig
 from scenarios.base import ScenarioContext, ScenarioError
@@ -97,16 +102,22 @@ def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
             stack = Stack(config, seed_progress=options.seed_progress)
             stack.start()
         results.environment = _environment(stack, options.profiles)
+        results.environment["plan_target"] = dict(pack.plan)  # the pack's [plan] (reports.capacity_plan)
         if options.target_url:
             results.environment["target"] = {"url": options.target_url, "pids": list(options.target_pids)}
         results_io.save(results, results_path)
-        for entry in entries:
-            for profile in options.profiles:
-                current = ScenarioResult(name=entry.scenario.name, profile=profile, params=dict(entry.params))
-                results.scenarios.append(current)
-                _run_one(entry, profile, stack, options, run_dir, current)
-                results_io.save(results, results_path)
-                current = None
+        runs = [(entry, profile) for entry in entries for profile in options.profiles]
+        expected = [expected_seconds(entry.params) for entry, _ in runs]
+        t0 = time.monotonic()
+        for i, (entry, profile) in enumerate(runs):
+            label = f"[{i + 1}/{len(runs)}] {entry.scenario.name}/{profile}"
+            eta = remaining_s(expected, i, time.monotonic() - t0)
+            report(Update(PACK, label, float(i), float(len(runs)), unit="scenarios", eta_s=eta))
+            current = ScenarioResult(name=entry.scenario.name, profile=profile, params=dict(entry.params))
+            results.scenarios.append(current)
+            _run_one(entry, profile, stack, options, run_dir, current)
+            results_io.save(results, results_path)
+            current = None
         # An invalid scenario run (generator saturated or behind schedule) is kept but not graded; the
         # rest of the run still is. The run itself is complete: nothing was interrupted.
         results.status = "complete"
@@ -124,6 +135,7 @@ def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
         _mark_interrupted(results, current, f"run failed: {type(exc).__name__}: {exc}")
         raise
     finally:
+        report(Update(PACK, pack.name, 0.0, finished=True))
         if stack is not None:
             stack.stop()
         results.finished_at = utc_now()

@@ -8,13 +8,16 @@ the charts it can draw from what was measured. Data read besides metrics:
 * ``backup_time.details["by_size"]`` ([{db_mb, duration_s, throughput_mb_s}]), else its
   ``repetitions`` ([{raw_bytes, backup: {duration_s}}]);
 * ``capacity.details["curve"]``: [{concurrency, throughput_rps}].
+
+``history_trend`` draws one metric across runs from the `harness.history` table (the history page).
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -25,6 +28,11 @@ import numpy as np
 from harness.results import RunResults
 from harness.usl import UslError, fit_usl
 from reports.grading import Assessment, find_scenario, profiles
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.history import ChangePoint
 
 plt.rcParams.update({"svg.hashsalt": "athbench", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
 COLORS = {"baseline": "#c0504d", "optimized": "#4f81bd"}
@@ -305,3 +313,40 @@ def all_charts(run: RunResults, assessments: dict[str, Assessment]) -> dict[str,
         "Capacity curve (USL)": capacity_curve(run),
     }
     return {title: svg for title, svg in charts.items() if svg is not None}
+
+
+def history_trend(
+    series: pd.DataFrame, changes: Sequence[ChangePoint], ticks: dict[int, str], title: str
+) -> str | None:
+    """One metric over a history of runs: per profile its median with the 95 % CI band (where n allows),
+    bounds drawn hollow, change points as dashed lines labelled with their commit range.
+
+    ``series`` holds `harness.history` rows of one scenario.metric (run_index, profile, median, ci_low,
+    ci_high, bound, unit); ``ticks`` labels run indices (e.g. short commits)."""
+    if series.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7.0, 2.8))
+    for profile, rows in series.groupby("profile", sort=True):
+        rows = rows.sort_values("run_index")
+        x = rows["run_index"].to_numpy()
+        colour = _color(str(profile))
+        if rows["ci_low"].notna().any():
+            ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+        ax.plot(x, rows["median"], "-", color=colour, lw=1.2, label=_label(str(profile)))
+        exact = rows["bound"] == "exact"
+        ax.plot(x[exact], rows["median"][exact], "o", ms=3, color=colour)
+        if (~exact).any():
+            ax.plot(x[~exact], rows["median"][~exact], "o", ms=5, mfc="white", color=colour)
+    ymax = ax.get_ylim()[1]
+    for change in changes:
+        colour = _color(change.profile)
+        ax.axvline(change.index - 0.5, color=colour, ls="--", lw=1)
+        ax.annotate(
+            _label(change.commit_range), (change.index - 0.5, ymax), fontsize=7, color=colour, va="top", rotation=90
+        )
+    shown = sorted(ticks)[:: max(1, len(ticks) // 12)]
+    ax.set_xticks(shown, [_label(ticks[i]) for i in shown], rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(_label(str(series["unit"].iloc[0]) or "value"))
+    ax.set_title(_label(title))
+    ax.legend(fontsize=7, loc="best")
+    return _svg(fig)

@@ -4,7 +4,9 @@ Every rule reads only data: metric medians (a finding's ``evidence`` names the m
 prints each with its n and interval) and ``details["hot_frames"]`` (written by
 `harness.profiling.hot_frames`), never the profile's name. The blocking-call rule needs both signals:
 event-loop lag measured by a probe, and a frame that held the loop in the profile for a comparable time
-(the code location). Severity follows the score of the worst metric involved.
+(the code location). Severity follows the score of the worst metric involved. Memory findings name the
+allocation sites `memory_footprint` recorded (``details["allocation_sites"]``, tracemalloc): the fastest
+growing one, or the largest, by file and line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results import RunResults
-from reports.grading import Assessment, lookup_metric
+from reports.grading import Assessment, find_scenario, lookup_metric
 
 LAG_THRESHOLD_MS = 100.0  # event-loop lag worth a finding
 MIN_HOLD_MS = 50.0  # a frame must hold the loop at least this long ...
@@ -22,6 +24,8 @@ BACKUP_STARVATION_RATIO = 1.5  # live p95 during a backup / without
 CPU_HOTSPOT_SHARE = 0.10  # a project frame's share of busy samples worth naming
 OPTIMUM_MARGIN = 0.02  # hit ratios this close to the LRU / Belady figure count as equal
 PROJECT_PREFIXES = ("system_under_test/",)
+HOTSPOT_GROWTH_KB_PER_MIN = 256.0  # an allocation site growing this fast under steady load is named ...
+HOTSPOT_SIZE_KB = 1024.0  # ... and so is one holding this much (the original named a ~3 MB deque)
 
 
 @dataclass
@@ -29,7 +33,7 @@ class Location:
     function: str
     file: str
     line: int
-    role: str  # "blocking call", "called from", "hot frame"
+    role: str  # "blocking call", "called from", "hot frame", "allocating line", "reached from"
 
     def __str__(self) -> str:
         return f"{self.function} ({self.file}:{self.line})"
@@ -156,7 +160,7 @@ def _threshold_rule(
 ) -> list[Finding]:
     """A finding when ``key`` misses its target (scores below 90), located by the scenario's hot frames."""
     grade = assessment.metric(key)
-    if grade is None or grade.score >= 90:
+    if grade is None or grade.meets_target:
         return []
     values = {key: grade.value}
     for other in extra:
@@ -171,7 +175,7 @@ def _threshold_rule(
     project.sort(key=lambda f: -float(f.get("self_fraction") or 0.0))
     locations = [_loc(project[0], "hot frame")] if project else []
     text = impact.format(
-        value=grade.value, good=grade.good, unit=grade.unit, **{k.split(".")[1]: v for k, v in values.items()}
+        value=grade.value, target=grade.target, unit=grade.unit, **{k.split(".")[1]: v for k, v in values.items()}
     )
     if grade.bound != "exact":
         text += f" ({key.split('.')[1]} is {'at least' if grade.bound == 'at_least' else 'at most'} this figure.)"
@@ -188,7 +192,7 @@ def _cache(run: RunResults, profile: str, assessment: Assessment) -> list[Findin
         title="Low cache hit ratio",
         fix="Multi-level cache (L1 in-process LRU with a memory limit, L2 Redis) and cache warming.",
         scenario="cache_hit_ratio",
-        impact="Hit ratio {value:.0%} against a target of {good:.0%}.",
+        impact="Hit ratio {value:.0%} against a target of {target:.0%}.",
         extra=("cache_hit_ratio.hit_ratio_lru_sim", "cache_hit_ratio.hit_ratio_belady"),
     )
     for finding in found:
@@ -213,6 +217,99 @@ def _cache(run: RunResults, profile: str, assessment: Assessment) -> list[Findin
                 )
                 finding.severity = "low"
     return found
+
+
+def allocation_sites(run: RunResults, profile: str) -> dict[str, Any] | None:
+    """The allocation sites memory_footprint recorded under ``profile`` (``details["allocation_sites"]``,
+    docs/results-schema.md) with every field present (files written before growth was split out hold
+    ``size_diff_kb``, growth over the whole interval), or None."""
+    scenario = find_scenario(run, "memory_footprint", profile)
+    sites = scenario.details.get("allocation_sites") if scenario is not None else None
+    if not isinstance(sites, dict) or not sites.get("top"):
+        return None
+    interval = float(sites.get("interval_s") or 0.0)
+    window = float(sites.get("growth_window_s") or interval)
+    top = []
+    for site in sites["top"]:
+        growth = site.get("growth_kb", site.get("size_diff_kb"))
+        rate = site.get("growth_kb_per_min")
+        if rate is None and growth is not None and window > 0:
+            rate = 60.0 * float(growth) / window
+        top.append(
+            {
+                "file": str(site.get("file", "?")),
+                "line": int(site.get("line") or 0),
+                "code": site.get("code"),
+                "project_frame": site.get("project_frame"),
+                "size_kb": site.get("size_kb"),
+                "growth_kb": growth,
+                "growth_kb_per_min": rate,
+                "count": site.get("count"),
+            }
+        )
+    return {
+        "method": str(sites.get("method", "tracemalloc")),
+        "interval_s": interval,
+        "growth_window_s": window,
+        "load_errors": list(sites.get("load_errors") or []),
+        "top": top,
+    }
+
+
+def _site_locations(site: dict[str, Any]) -> list[Location]:
+    locations = [Location(str(site["code"] or "allocation"), site["file"], site["line"], "allocating line")]
+    frame = str(site.get("project_frame") or "")
+    file, _, line = frame.rpartition(":")
+    if file and line.isdigit() and (file, int(line)) != (site["file"], site["line"]):
+        locations.append(Location("service frame", file, int(line), "reached from"))
+    return locations
+
+
+def _memory(run: RunResults, profile: str, assessment: Assessment) -> list[Finding]:
+    """RSS growth above target, and the allocation site that grows fastest (or holds most) by file and line."""
+    found = _threshold_rule(
+        run,
+        profile,
+        assessment,
+        key="memory_footprint.rss_growth_mb_per_min",
+        area="memory",
+        title="Memory grows under steady load",
+        fix="Bound every history buffer and cache (maxlen / LRU with a size limit).",
+        scenario="memory_footprint",
+        impact="RSS grows {value:.2f} MB/min at steady load (target {target:.2f} MB/min).",
+    )
+    sites = allocation_sites(run, profile)
+    if sites is None:
+        return found
+    growing = max(sites["top"], key=lambda s: float(s["growth_kb_per_min"] or 0.0))
+    largest = max(sites["top"], key=lambda s: float(s["size_kb"] or 0.0))
+    if float(growing["growth_kb_per_min"] or 0.0) >= HOTSPOT_GROWTH_KB_PER_MIN:
+        site, severity_ = growing, "medium"
+    elif float(largest["size_kb"] or 0.0) >= HOTSPOT_SIZE_KB:
+        site, severity_ = largest, "low"
+    else:
+        return found
+    text = (
+        f"{site['file']}:{site['line']} holds {float(site['size_kb'] or 0.0):,.0f} KB allocated during "
+        f"{sites['interval_s']:g} s of tracemalloc under load and grew {float(site['growth_kb'] or 0.0):,.0f} KB "
+        f"in its last {sites['growth_window_s']:g} s ({float(site['growth_kb_per_min'] or 0.0):,.0f} KB/min)."
+    )
+    if found:
+        found[0].locations = _site_locations(site)
+        found[0].impact += " Fastest-growing allocation site: " + text
+        return found
+    return [
+        Finding(
+            "memory-hotspot",
+            profile,
+            "memory",
+            f"Memory hotspot at {site['file']}:{site['line']}",
+            severity_,
+            text,
+            "Bound what this line keeps (deque(maxlen=...), an LRU with a size limit) or release it when done.",
+            _site_locations(site),
+        )
+    ]
 
 
 def _cpu_hotspots(run: RunResults, profile: str) -> list[Finding]:
@@ -246,7 +343,7 @@ def find(run: RunResults, assessment: Assessment) -> list[Finding]:
         title="Slow health-check round",
         fix="Run the checks concurrently (asyncio.gather) with a timeout each; cache the CPU sample.",
         scenario="health_overhead",
-        impact="One round of health checks takes {value:.0f} ms (target {good:.0f} ms).",
+        impact="One round of health checks takes {value:.0f} ms (target {target:.0f} ms).",
     )
     found += _threshold_rule(
         run,
@@ -257,7 +354,7 @@ def find(run: RunResults, assessment: Assessment) -> list[Finding]:
         title="Slow dashboard queries",
         fix="Run the independent dashboard queries concurrently and cache the aggregate; check the plans.",
         scenario="db_query",
-        impact="Dashboard p95 {value:.0f} ms (target {good:.0f} ms); mean query {query_mean_ms:.1f} ms.",
+        impact="Dashboard p95 {value:.0f} ms (target {target:.0f} ms); mean query {query_mean_ms:.1f} ms.",
         extra=("db_query.query_mean_ms",),
     )
     found += _cache(run, profile, assessment)
@@ -270,19 +367,9 @@ def find(run: RunResults, assessment: Assessment) -> list[Finding]:
         title="Backup starves live traffic",
         fix="Throttle the backup stream (bounded chunks, yield between them) and compress off the event loop.",
         scenario="backup_time",
-        impact="Live p95 latency is {value:.2f}x its normal value while a backup runs (target {good:.2f}x).",
+        impact="Live p95 latency is {value:.2f}x its normal value while a backup runs (target {target:.2f}x).",
     )
-    found += _threshold_rule(
-        run,
-        profile,
-        assessment,
-        key="memory_footprint.rss_growth_mb_per_min",
-        area="memory",
-        title="Memory grows under steady load",
-        fix="Bound every history buffer and cache (maxlen / LRU with a size limit).",
-        scenario="memory_footprint",
-        impact="RSS grows {value:.2f} MB/min at steady load (target {good:.2f} MB/min).",
-    )
+    found += _memory(run, profile, assessment)
     found += _cpu_hotspots(run, profile)
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
     return sorted(found, key=lambda f: order[f.severity])

@@ -14,6 +14,10 @@ Per profile (baseline / optimized ...), each rubric metric is scored at its medi
   its value, or a higher-is-better metric that is at most its value) or "at least" (the other two cases).
   An area or overall score inherits the direction of its bounded inputs; inputs bounded in both
   directions make it "bounded both ways" (neither).
+* Targets. Every metric has one target (`target_for`), which every part of a report states: the pack's
+  (the results file's ``targets``), else the rubric's good control point. A pack target moves the
+  scoring curve so that it scores 90, unless it cannot anchor a curve (0 hung requests): the rubric's
+  control points then score the metric and the target stays the pack's.
 * Caps limit an area's score whatever its mean, and are checked against the worst repetition in the
   metric's direction: one failed restore drill in three caps Backup.
 * Not in the pack. A metric of a scenario the run did not include at all (under no profile: the pack
@@ -59,9 +63,10 @@ class MetricGrade:
     ci95: tuple[float, float] | None
     ci_coverage: float | None
     bound: str  # the figure's own bound: exact / at_least / at_most
-    good: float
+    good: float  # the scoring curve's control points: good scores 90, poor 50
     poor: float
-    target_from: str  # "rubric" or "pack"
+    target: float  # the metric's one target (`target_for`): the pack's, else the rubric's good
+    target_from: str  # "pack" or "rubric"
     weight: float
     score: float
     score_ci: tuple[float, float] | None
@@ -73,6 +78,16 @@ class MetricGrade:
     @property
     def n_too_small(self) -> bool:
         return self.ci95 is None
+
+    @property
+    def direction(self) -> str:
+        """ "lower" or "higher": which side of the target is good (from the scoring curve)."""
+        return "lower" if self.good < self.poor else "higher"
+
+    @property
+    def meets_target(self) -> bool:
+        """The graded value is at or on the good side of the target."""
+        return self.value <= self.target if self.direction == "lower" else self.value >= self.target
 
     @property
     def qualifier(self) -> str:
@@ -193,8 +208,37 @@ def lookup_metric(run: RunResults, key: str, profile: str) -> tuple[Metric | Non
     return metric, None
 
 
+@dataclass(frozen=True)
+class Target:
+    """The one target of a metric in a report: the pack's if it states one, else the rubric's good."""
+
+    key: str
+    value: float
+    direction: str  # "lower" (stay at or below), "higher" (at or above) or "none" (near)
+    source: str  # "pack" or "rubric"
+
+
+def target_for(key: str, targets: dict[str, float], rubric: Rubric, better: str = "none") -> Target | None:
+    """The target of ``scenario.metric``: ``targets`` (the results file's, from the pack) first, then the
+    rubric's good control point; None when neither names one. ``better`` gives the direction of a metric
+    the rubric does not grade."""
+    rule = rubric.rule(key)
+    if rule is not None:
+        return rule_target(rule, targets)
+    return Target(key, float(targets[key]), better, "pack") if key in targets else None
+
+
+def rule_target(rule: MetricRule, targets: dict[str, float]) -> Target:
+    """The target of a graded metric, its direction from the rubric's control points."""
+    direction = "lower" if rule.good < rule.poor else "higher"
+    if rule.key in targets:
+        return Target(rule.key, float(targets[rule.key]), direction, "pack")
+    return Target(rule.key, rule.good, direction, "rubric")
+
+
 def curve_for(rule: MetricRule, metric: Metric, targets: dict[str, float]) -> tuple[Curve, str]:
-    """The scoring curve of a metric: rubric control points, moved to the pack target if one is given."""
+    """The scoring curve of a metric: rubric control points, moved to the pack target if one is given
+    (the second value says where its good point comes from)."""
     inferred = "lower" if rule.good < rule.poor else "higher"
     if metric.better in ("lower", "higher") and metric.better != inferred:
         raise ValueError(
@@ -300,7 +344,8 @@ def _grade_area(
         if metric is None:
             (failed if why and why.startswith(f"scenario {FAILED}") else result.missing).append(f"{rule.key}: {why}")
             continue
-        curve, source = curve_for(rule, metric, run.targets)
+        curve, _ = curve_for(rule, metric, run.targets)
+        target = rule_target(rule, run.targets)
         score = curve.score(metric.median)
         ci = None if metric.ci95 is None or metric.ci95[0] == metric.ci95[1] else _score_interval(curve, *metric.ci95)
         bound = score_bound(metric.bound, "higher" if curve.good > curve.poor else "lower")  # score rises with x?
@@ -315,7 +360,8 @@ def _grade_area(
             bound=metric.bound,
             good=curve.good,
             poor=curve.poor,
-            target_from=source,
+            target=target.value,
+            target_from=target.source,
             weight=rule.weight,
             score=score,
             score_ci=ci,

@@ -1,7 +1,8 @@
 """Recommendations with their estimated gain, measured gain and the original assessment's claimed impact.
 
-* Estimated gain: the profile regraded with the recommendation's metrics at their targets ("good"
-  control point): how many points the area and the overall score would gain.
+* Estimated gain: the profile regraded with the recommendation's metrics at their targets (each metric's
+  one target, `reports.grading.target_for`: the pack's, else the rubric's): how many points the area and
+  the overall score would gain.
 * Measured gain: where both profiles ran, the relative change of the claim's metric from baseline to
   optimized (ratio of medians), with a distribution-free interval of at least 95 % coverage built from
   the two medians' order-statistic intervals (`harness.stats.median_ratio_ci`; n >= 7 per profile).
@@ -157,8 +158,8 @@ def estimated_gain(run: RunResults, assessment: Assessment, keys: tuple[str, ...
     targets = {}
     for key in keys:
         grade_ = assessment.metric(key)
-        if grade_ is not None and grade_.score < 90:
-            targets[key] = grade_.good
+        if grade_ is not None and not grade_.meets_target:
+            targets[key] = grade_.target
     before_area = assessment.area(area)
     if not targets:
         return Gain(before_area.score, before_area.score, assessment.score, assessment.score)
@@ -233,7 +234,7 @@ def opportunities(run: RunResults, assessment: Assessment, rubric: Rubric, limit
         if not area.measured:
             continue
         for grade_ in area.metrics:
-            if grade_.score >= 90:
+            if grade_.meets_target:
                 continue
             gain = estimated_gain(run, assessment, (grade_.key,), area.key, rubric)
             found.append(
@@ -242,7 +243,7 @@ def opportunities(run: RunResults, assessment: Assessment, rubric: Rubric, limit
                     grade_.key,
                     area.title,
                     grade_.value,
-                    grade_.good,
+                    grade_.target,
                     grade_.unit,
                     gain,
                     grade_.bound,

@@ -13,28 +13,32 @@ from markupsafe import Markup
 
 from harness.results import Metric, RunResults
 from harness.stats import MIN_N_FOR_CI
-from reports import charts, findings, recommendations
+from reports import capacity_plan, charts, findings, recommendations
 from reports.grading import (
     Assessment,
     Comparison,
     MetricGrade,
+    Target,
     compare,
     grade_run,
     lookup_metric,
     min_n_for_score_interval,
+    target_for,
 )
 from reports.rubric import Rubric
 from reports.rubric import load as load_rubric
 
 TEMPLATES = Path(__file__).with_name("templates")
 FORMATS = ("html", "md")
-SCALABILITY_TARGETS = (
-    # component, metric, target, unit, scaling strategy (the original's table)
-    ("Requests per Second", "capacity.max_sustainable_rps", 500.0, "req/s", "Load balancing"),
-    ("Concurrent Users (USL peak concurrency)", "capacity.usl_peak_concurrency", 1000.0, "users", "Horizontal pods"),
-    ("Properties Analyzed", "capacity.properties_assessed_per_hour", 10000.0, "/hour", "Worker queues"),
-    ("Scaling efficiency, 2 processes", "horizontal_scaling.scaling_efficiency_2", 0.9, "", "Horizontal pods"),
+SCALABILITY_ROWS = (
+    # component, metric, unit when not measured, scaling strategy (the original's table); the target is the one
+    # target (`grading.target_for`: the pack's, else the rubric's)
+    ("Requests per Second", "capacity.max_sustainable_rps", "req/s", "Load balancing"),
+    ("Concurrent Users (USL peak concurrency)", "capacity.usl_peak_concurrency", "users", "Horizontal pods"),
+    ("Properties Analyzed", "capacity.properties_assessed_per_hour", "/hour", "Worker queues"),
+    ("Scaling efficiency, 2 processes", "horizontal_scaling.scaling_efficiency_2", "", "Horizontal pods"),
 )
+TARGET_SIGNS = {"lower": "≤ ", "higher": "≥ "}  # a direction-less (or unmeasured) metric's target: the figure
 
 
 @dataclass
@@ -50,8 +54,10 @@ class Report:
     opportunities: dict[str, list[recommendations.Opportunity]]
     charts: dict[str, str]
     scalability: list[dict[str, Any]]
+    allocation_sites: dict[str, dict[str, Any]]  # profile -> memory_footprint's details["allocation_sites"]
     generated_at: str
     comparison: Comparison | None = None
+    plans: dict[str, capacity_plan.Plan] | None = None  # per profile: reports.capacity_plan
 
     @property
     def compared(self) -> bool:
@@ -61,6 +67,10 @@ class Report:
     def provisional(self) -> list[str]:
         """Graded profiles whose overall grade rests on a metric with n < 6."""
         return [p for p, a in self.assessments.items() if a.graded and a.provisional]
+
+    def target(self, key: str, better: str = "none") -> Target | None:
+        """The one target of ``scenario.metric`` in this report (`grading.target_for`)."""
+        return target_for(key, self.run.targets, self.rubric, better)
 
     def figure(self, profile: str, key: str) -> str:
         """``scenario.metric`` of ``profile`` as value, bound, interval and n (for a finding's evidence)."""
@@ -75,12 +85,16 @@ def build(run: RunResults, rubric: Rubric | None = None, *, with_charts: bool = 
     graded = [a for a in assessments.values() if a.graded]
     headline = next((a for a in graded if a.profile == "optimized"), graded[0] if graded else None)
     scalability = []
-    for component, key, target, unit, strategy in SCALABILITY_TARGETS:
-        row = {"component": component, "key": key, "target": target, "unit": unit, "strategy": strategy, "values": {}}
+    for component, key, unit, strategy in SCALABILITY_ROWS:
+        row: dict[str, Any] = {"component": component, "key": key, "unit": unit, "strategy": strategy, "values": {}}
         for profile in assessments:
             metric, _ = lookup_metric(run, key, profile)
             if metric is not None:
                 row["values"][profile] = metric
+        measured = next(iter(row["values"].values()), None)
+        better = measured.better if measured is not None else "none"
+        row["unit"] = measured.unit if measured is not None else unit  # the results' unit, as elsewhere
+        row["target"] = target_for(key, run.targets, rubric, better)
         scalability.append(row)
     return Report(
         run=run,
@@ -94,9 +108,24 @@ def build(run: RunResults, rubric: Rubric | None = None, *, with_charts: bool = 
         if with_charts and headline
         else {},
         scalability=scalability,
+        allocation_sites={p: sites for p in assessments if (sites := findings.allocation_sites(run, p))},
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         comparison=compare(assessments, rubric),
+        plans=capacity_plan.plans(run),
     )
+
+
+def target_text(target: Target | None, unit: str = "", *, source: bool = False) -> str:
+    """A target as printed everywhere in a report: "≤ 100 ms", with "(pack)" / "(rubric)" if ``source``."""
+    if target is None:
+        return "-"
+    text = TARGET_SIGNS.get(target.direction, "") + fmt(target.value, unit)
+    return f"{text} ({target.source})" if source else text
+
+
+def grade_target(g: MetricGrade, *, source: bool = False) -> str:
+    """The target of a graded metric, as `target_text` prints it."""
+    return target_text(Target(g.key, g.target, g.direction, g.target_from), g.unit, source=source)
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -191,6 +220,8 @@ def _environment(autoescape: bool) -> Environment:
         value=value_text,
         score_range=score_range,
         grade_words=grade_words,
+        target=target_text,
+        grade_target=grade_target,
     )
     env.globals.update(MIN_N_FOR_CI=MIN_N_FOR_CI, score_interval_n=min_n_for_score_interval)
     return env

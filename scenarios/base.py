@@ -6,7 +6,7 @@ and `harness.load` (plans, endpoints, LoadResult). It declares:
 - `metrics=(MetricSpec(name, unit, better, area, meaning), ...)`: every metric it may publish (`better`:
   lower / higher / none; `area`: the rubric area that grades it, or the scenario's own area; `meaning`:
   one line). Packs' `[targets]`, `reports/rubric.toml` and the docs' metric tables are checked against
-  these declarations (`harness.packs`, `scenarios.registry`).
+  these declarations (`harness.packs`, `tests/test_docs.py`).
 - `defaults={param: default}`: its parameters; a pack's values are checked against the defaults' types.
 
 `run(ctx, params, result)` measures. `result` is the `ScenarioResult` it fills with `details`,

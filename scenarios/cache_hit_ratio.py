@@ -28,7 +28,13 @@ are left out of `metrics` rather than recorded as 0; `details.absent_tiers` name
 any cache with room keeps would answer); `details.latency_p95_first_reads_ms` is the other reads.
 
 Details: per-repetition tier counts (`coalesced` among them), capacity, trace shape, replay throughput,
-failed requests, the simulations without timing (`lru_sim_instantaneous`).
+failed requests, the simulations without timing (`lru_sim_instantaneous`), and for the capacity plan
+(`reports.capacity_plan`): `lru_curve` (the LRU hit ratio of the measured part for every cache size, from
+one pass of Mattson's stack algorithm, `harness.cache_sim.lru_curve`; `[entries, ratio]` pairs on a
+geometric grid of at most `CURVE_POINTS` sizes, ending at the trace's distinct keys) and `redis_bytes_per_key`
+(mean `MEMORY USAGE` of up to `REDIS_KEY_SAMPLE` of the service's `cache:*` keys after the replay, with
+the key count and the dataset bytes per key from `INFO memory`; null with a note when Redis holds none,
+as in the baseline, which has no L2).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import redis
 
 from scenarios.base import (
     MetricSpec,
@@ -56,6 +63,9 @@ COUNTER = "athbench_cache_requests_total"
 ENDPOINT_LABEL = "energy_assessment"
 TIERS = ("l1", "l2", "l3")
 MAX_FAILED_FRACTION = 0.01
+CURVE_POINTS = 60
+REDIS_KEY_SAMPLE = 200
+REDIS_NAMESPACE = "cache:"
 
 DEFAULTS: dict[str, Any] = {
     "trace_length": 8000,
@@ -109,6 +119,38 @@ def _latency_p95(probes: list[Probe]) -> float | None:
     return float(np.percentile(values, 95)) if values else None
 
 
+def curve_points(curve: Any, points: int = CURVE_POINTS) -> list[list[float]]:
+    """`[entries, hit ratio]` on a geometric grid of cache sizes, always including the largest."""
+    sizes = np.unique(np.geomspace(1, len(curve), num=min(points, len(curve))).round().astype(int))
+    return [[int(c), float(curve[c - 1])] for c in sizes]
+
+
+def redis_bytes_per_key(redis_url: str) -> dict[str, Any]:
+    """What one cached value costs in Redis: mean MEMORY USAGE of sampled `cache:*` keys, and the
+    dataset bytes (INFO memory) per key."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
+    try:
+        keys = []
+        for key in client.scan_iter(match=REDIS_NAMESPACE + "*", count=500):
+            keys.append(key)
+            if len(keys) >= REDIS_KEY_SAMPLE:
+                break
+        total = int(client.dbsize())
+        info = client.info("memory")
+        if not keys:
+            return {"bytes_per_key": None, "keys": total, "note": f"no {REDIS_NAMESPACE}* keys in Redis"}
+        usage = [int(client.memory_usage(k, samples=0) or 0) for k in keys]
+        return {
+            "bytes_per_key": float(np.mean(usage)),
+            "sampled_keys": len(keys),
+            "keys": total,
+            "dataset_bytes_per_key": int(info.get("used_memory_dataset", 0)) / total if total else None,
+            "method": f"mean MEMORY USAGE (SAMPLES 0) of {len(keys)} {REDIS_NAMESPACE}* keys after the replay",
+        }
+    finally:
+        client.close()
+
+
 def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int], seed: int) -> dict[str, Any]:
     trace = cache_sim.zipf_trace(ids, params["trace_length"], params["zipf_alpha"], seed)
     warmup = params["warmup_requests"]
@@ -146,7 +188,13 @@ def _one_repetition(ctx: ScenarioContext, params: dict[str, Any], ids: list[int]
         (repeat if key in seen_before else first).append(probe)
         seen_before.add(key)
     failed = sum(1 for p in probes if p.status != 200)
+    try:
+        redis_cost = redis_bytes_per_key(ctx.redis_url)
+    except (redis.RedisError, ScenarioError) as exc:  # the plan says why it has no figure; the measurement above stands
+        redis_cost = {"bytes_per_key": None, "note": f"Redis not measured: {exc}"}
     return {
+        "lru_curve": curve_points(cache_sim.lru_curve(sim_trace, sim_warmup)),
+        "redis_bytes_per_key": redis_cost,
         "seed": seed,
         "counts": counts,
         "l1_capacity_entries": capacity,

@@ -18,7 +18,10 @@ the service's request rate since the previous poll was at least half the target 
   out primary-key and unique indexes (they enforce constraints); seq scans on tables of at least
   `big_table_rows` rows during the load go to `details.seq_scans`.
 - Pool saturation: `athbench_db_pool_in_use / athbench_db_pool_max` from /metrics, p95 over the polls
-  under load (`details.pool` has the max and the samples' count).
+  under load (`details.pool` has the max and the samples' count). For the capacity plan
+  (`reports.capacity_plan`), `details.pool` also has the mean connections in use, the pool size, the
+  service's mean request rate over the same polls and, by Little's law (connections held = request rate
+  x hold time per request), `db_seconds_per_request`: the connection time one request of the mix holds.
 - With an external PostgreSQL that has `pg_stat_statements`, its top statements by mean time are
   added to `details.pg_stat_statements`.
 - Validity is the harness's one policy for load phases: a load generator that fell behind makes the run
@@ -90,6 +93,9 @@ class Samples:
 
     timings: dict[str, list[tuple[float, tuple[Any, ...]]]] = field(default_factory=dict)
     pool: list[float] = field(default_factory=list)
+    in_use: list[float] = field(default_factory=list)  # connections in use, per poll under load
+    pool_size: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # the service's request rate since the previous poll
     polls: int = 0
     discarded: int = 0
 
@@ -160,12 +166,17 @@ async def _measure(
                     await asyncio.sleep(params["poll_s"])
                     continue
                 now, count = time.monotonic(), scrape.total(REQUEST_COUNT)
-                if last is not None and (count - last[1]) / (now - last[0]) >= min_rate:
+                rate = None if last is None else (count - last[1]) / (now - last[0])
+                if rate is not None and rate >= min_rate:
                     loaded.set()
                     samples.polls += 1
                     size = scrape.total("athbench_db_pool_max")
                     if size:
-                        samples.pool.append(scrape.total("athbench_db_pool_in_use") / size)
+                        in_use = scrape.total("athbench_db_pool_in_use")
+                        samples.pool.append(in_use / size)
+                        samples.in_use.append(in_use)
+                        samples.pool_size.append(size)
+                        samples.rates.append(rate)
                 else:
                     loaded.clear()
                 last = (now, count)
@@ -317,6 +328,7 @@ def _summarize(
                 "p95": float(np.percentile(samples.pool, 95)) if samples.pool else None,
                 "max": max(samples.pool) if samples.pool else None,
                 "polls_under_load": len(samples.pool),
+                **little(samples),
             },
             "timings_discarded_not_under_load": samples.discarded,
             "pg_stat_statements": after["pg_stat_statements"] or "not installed on this server",
@@ -324,6 +336,20 @@ def _summarize(
             "traffic": phase.load.traffic(),
         }
     )
+
+
+def little(samples: Samples) -> dict[str, Any]:
+    """Mean connections in use and request rate over the polls under load, and by Little's law the
+    connection time held per request (None without polls)."""
+    if not samples.in_use or not samples.rates:
+        return {"mean_in_use": None, "size": None, "request_rps": None, "db_seconds_per_request": None}
+    in_use, rate = statistics.fmean(samples.in_use), statistics.fmean(samples.rates)
+    return {
+        "mean_in_use": in_use,
+        "size": max(samples.pool_size),
+        "request_rps": rate,
+        "db_seconds_per_request": in_use / rate if rate > 0 else None,
+    }
 
 
 def _seq_scans(before: dict[str, Any], after: dict[str, Any], big_rows: int) -> list[dict[str, Any]]:

@@ -12,13 +12,15 @@ The service's process tree is sampled (`harness.sampler`: RSS at 10 Hz, USS ever
    `details["growth"]` accounts for autocorrelation (`harness.trend`: 10 Hz RSS samples are far from
    independent; the naive OLS interval, whose stderr is also given, is far too narrow). A short soak (the
    quick pack) mostly shows caches filling up, not a leak: judge leaks on the nightly/release soaks.
-3. *allocation sites* (when `allocation_sites_s` > 0): the service is restarted with a tiny
-   `sitecustomize` hook (written to the run's artifacts, put first on PYTHONPATH) that starts tracemalloc
-   at the first SIGUSR2 and writes a snapshot at each. Under the same load, the first signal starts
-   tracing, the second, `allocation_sites_s` later, snapshots what was allocated since and is still alive:
-   the top sites by file and line (`details["allocation_sites"]`), each with the innermost frame of the
-   service's own code that led to it (`project_frame`). This runs after the measurements above, since
-   tracing slows the service and inflates its memory.
+3. *allocation sites* (when `allocation_sites_s` > 0; the nightly and release packs): the service is
+   restarted with a tiny `sitecustomize` hook (written to the run's artifacts, put first on PYTHONPATH)
+   that starts tracemalloc at the first SIGUSR2 and writes a snapshot at each. Under the same load, the
+   first signal starts tracing, the second and third, half-way through `allocation_sites_s` and at its
+   end, snapshot what was allocated since and is still alive: the top sites by file and line
+   (`details["allocation_sites"]`, docs/results-schema.md), each with its source line, the innermost
+   frame of the service's own code that led to it (`project_frame`), its live size at the end and its
+   growth over the second half (caches filling up mostly grow in the first). This runs after the
+   measurements above, since tracing slows the service and inflates its memory.
 
 The steady-load phase is judged by the harness' validity policy (`ctx.load_phase`): a saturated generator
 makes the run invalid; a service that did not keep up is listed in `details["overloaded"]`.
@@ -61,6 +63,7 @@ from scenarios.base import (
 RSS = "rss_mb.service"
 USS = "uss_mb.service"
 TRACEMALLOC_FRAMES = 12
+TOP_SITES = 15
 PROJECT_MARKER = "system_under_test"
 HOOK = '''"""athbench allocation-site hook: SIGUSR2 starts tracemalloc and writes a snapshot."""
 import os
@@ -174,27 +177,86 @@ def _inside(series: dict[str, Any], window: Window) -> list[float]:
     return [v for t, v in zip(series["t"], series["v"], strict=False) if window.start <= t <= window.end and v]
 
 
+def tracing_env(hook_dir: Path, snapshots: Path) -> dict[str, str]:
+    """Write the tracemalloc hook into ``hook_dir``; the environment a Python process needs to load it
+    (SIGUSR2 then starts tracing and writes snapshots into ``snapshots``)."""
+    hook_dir.mkdir(parents=True, exist_ok=True)
+    snapshots.mkdir(parents=True, exist_ok=True)
+    (hook_dir / "sitecustomize.py").write_text(HOOK)
+    return {
+        "ATHBENCH_TRACEMALLOC_FRAMES": str(TRACEMALLOC_FRAMES),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook_dir), os.environ.get("PYTHONPATH")])),
+        "ATHBENCH_TRACEMALLOC_DIR": str(snapshots),
+    }
+
+
+def take_snapshots(pid: int, directory: Path, interval_s: float, start_delay_s: float = 3.0) -> list[Path]:
+    """Signal ``pid`` three times: start tracing (after ``start_delay_s``), then snapshots half-way
+    through ``interval_s`` and at its end. Returns the three snapshot files."""
+    return [
+        _snapshot(pid, directory, 1, delay_s=start_delay_s),
+        _snapshot(pid, directory, 2, delay_s=interval_s / 2.0),
+        _snapshot(pid, directory, 3, delay_s=interval_s / 2.0),
+    ]
+
+
+def top_sites(middle: Path, end: Path, growth_window_s: float, limit: int = TOP_SITES) -> list[dict[str, Any]]:
+    """The ``limit`` allocation sites holding the most memory at ``end`` (live, allocated since tracing
+    started), by the innermost frame's file and line and the service frame that led there, each with its
+    growth from ``middle`` to ``end`` (``growth_window_s`` apart)."""
+    import linecache
+    import tracemalloc
+
+    ignored = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<unknown>")]
+    before = tracemalloc.Snapshot.load(str(middle)).filter_traces(ignored)
+    after = tracemalloc.Snapshot.load(str(end)).filter_traces(ignored)
+    sites: dict[tuple[str, int, str | None], dict[str, Any]] = {}
+    for stat in after.compare_to(before, "traceback"):
+        frame = stat.traceback[-1]  # tracebacks run oldest first
+        project = next(
+            (
+                f"{profiling.short_path(f.filename)}:{f.lineno}"
+                for f in reversed(stat.traceback)
+                if PROJECT_MARKER in f.filename
+            ),
+            None,
+        )
+        key = (profiling.short_path(frame.filename), frame.lineno, project)
+        site = sites.setdefault(
+            key,
+            {
+                "file": key[0],
+                "line": key[1],
+                "code": linecache.getline(frame.filename, frame.lineno).strip()[:120] or None,
+                "project_frame": project,
+                "size_kb": 0.0,
+                "growth_kb": 0.0,
+                "count": 0,
+                "count_growth": 0,
+            },
+        )
+        site["size_kb"] += stat.size / 1024.0
+        site["growth_kb"] += stat.size_diff / 1024.0
+        site["count"] += stat.count
+        site["count_growth"] += stat.count_diff
+    ranked = sorted(sites.values(), key=lambda s: -s["size_kb"])[:limit]
+    for site in ranked:
+        site["growth_kb_per_min"] = 60.0 * site["growth_kb"] / growth_window_s if growth_window_s > 0 else None
+    return ranked
+
+
 def allocation_sites(
     ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult, endpoints: list[Endpoint]
 ) -> None:
-    """Restart with tracemalloc on, snapshot twice under load, and keep the top growth sites.
+    """Restart with tracemalloc on, snapshot three times under load, and keep the top sites.
 
     Its load only drives allocations (nothing is graded from it), so it runs outside `ctx.load_phase`'s
     validity policy: traced, the service is slow and may fall behind.
     """
     import threading
-    import tracemalloc
 
-    hook_dir = ctx.artifacts_dir / f"tracemalloc-hook-{ctx.profile}"
     snapshots = ctx.artifacts_dir / f"tracemalloc-{ctx.profile}"
-    hook_dir.mkdir(parents=True, exist_ok=True)
-    snapshots.mkdir(parents=True, exist_ok=True)
-    (hook_dir / "sitecustomize.py").write_text(HOOK)
-    env = {
-        "ATHBENCH_TRACEMALLOC_FRAMES": str(TRACEMALLOC_FRAMES),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook_dir), os.environ.get("PYTHONPATH")])),
-        "ATHBENCH_TRACEMALLOC_DIR": str(snapshots),
-    }
+    env = tracing_env(ctx.artifacts_dir / f"tracemalloc-hook-{ctx.profile}", snapshots)
     ctx.log(f"allocation sites: tracemalloc on, {params['allocation_sites_s']:g} s under load")
     ctx.restart_service(env)
     pid = ctx.service_pid
@@ -211,37 +273,18 @@ def allocation_sites(
     thread = threading.Thread(target=load, name="allocation-sites-load")
     thread.start()
     try:
-        first = _snapshot(pid, snapshots, 1, delay_s=3.0)
-        second = _snapshot(pid, snapshots, 2, delay_s=duration)
+        _, middle, end = take_snapshots(pid, snapshots, duration)
     except ScenarioError as exc:
         result.details["allocation_sites_error"] = str(exc)
         return
     finally:
         thread.join()
-    before, after = tracemalloc.Snapshot.load(str(first)), tracemalloc.Snapshot.load(str(second))
-    top = after.compare_to(before, "traceback")[:15]
     result.details["allocation_sites"] = {
-        "method": f"tracemalloc ({TRACEMALLOC_FRAMES} frames) started under load; live allocations after the interval",
+        "method": f"tracemalloc ({TRACEMALLOC_FRAMES} frames) started under load, snapshots half-way and at the end",
         "interval_s": duration,
+        "growth_window_s": duration / 2.0,
         "load_errors": [str(e) for e in errors],
-        "top": [
-            {
-                "file": profiling.short_path(stat.traceback[-1].filename),  # tracebacks run oldest first
-                "line": stat.traceback[-1].lineno,
-                "project_frame": next(
-                    (
-                        f"{profiling.short_path(f.filename)}:{f.lineno}"
-                        for f in reversed(stat.traceback)
-                        if PROJECT_MARKER in f.filename
-                    ),
-                    None,
-                ),
-                "size_diff_kb": stat.size_diff / 1024.0,
-                "size_kb": stat.size / 1024.0,
-                "count_diff": stat.count_diff,
-            }
-            for stat in top
-        ],
+        "top": top_sites(middle, end, duration / 2.0),
     }
 
 

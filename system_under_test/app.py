@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Energy assessment of real-estate properties (the system under test of athbench).",
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry hooks look up the global providers on every request; the service
+        # exports its own Prometheus metrics and configures no OpenTelemetry provider.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.knobs = knobs.Knobs()

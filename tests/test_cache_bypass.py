@@ -21,6 +21,18 @@ def test_bypass_engages_below_the_threshold_and_probes_one_miss_in_n() -> None:
     assert sum(consulted) == 10 and bypass.skipped == 30
 
 
+def test_bypass_decides_after_min_reads_without_waiting_for_a_full_window() -> None:
+    bypass = L2Bypass(0.05, window=1000, min_reads=100)
+    for _ in range(99):
+        bypass.record(False)
+    assert not bypass.bypassing
+    bypass.record(False)
+    assert bypass.bypassing  # 100 misses decide; the window keeps growing to 1,000 reads
+    for _ in range(6):
+        bypass.record(True)  # 6 hits in 106 reads: above 5 %
+    assert not bypass.bypassing and bypass.describe()["window_reads"] == 106
+
+
 def test_bypass_ends_when_hits_come_back_and_is_off_at_zero() -> None:
     bypass = L2Bypass(0.05, window=100)
     for _ in range(100):

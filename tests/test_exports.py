@@ -44,6 +44,29 @@ def test_export_command_writes_file(tmp_path: Path, kind: str) -> None:
     assert out.read_text().strip()
 
 
+def test_export_from_a_run_writes_its_capacity_plan(tmp_path: Path) -> None:
+    from reports_fixtures import write_run
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.results import read
+    from reports.capacity_plan import plan
+
+    results = write_run(tmp_path / "run" / "results.json")
+    out = tmp_path / "k8s.yaml"
+    done = CliRunner().invoke(app, ["export", "k8s", "--from", str(results.parent), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    deployment = next(iter(yaml.safe_load_all(out.read_text())))
+    expected = plan(read(results), "optimized")
+    assert deployment["spec"]["replicas"] == expected.value("pods")
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["memory"] == f"{expected.value('memory_limit')}Mi"
+    missing = CliRunner().invoke(app, ["export", "k8s", "--from", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "no such results file" in " ".join(missing.output.split())
+    other = CliRunner().invoke(app, ["export", "k8s", "--from", str(results), "--profile", "fast"])
+    assert other.exit_code == 2 and "no profile 'fast'" in " ".join(other.output.split())
+
+
 def test_unknown_export_is_refused() -> None:
     done = subprocess.run([sys.executable, "-m", "harness", "export", "helm"], capture_output=True, text=True)
     assert done.returncode == 2 and "unknown export 'helm'" in done.stdout

@@ -42,6 +42,7 @@ def test_packs_grow_from_quick_to_release() -> None:
         (GOOD_HEAD.replace("rate = 100.0", "rps = 10"), "scenarios.api_latency.rps", "a parameter of api_latency"),
         (GOOD_HEAD + "\n[scenarios.no_such]\n", "scenarios.no_such", "a known scenario"),
         ('[pack]\ndescription = "x"\n[scenarios.api_latency]\n', "pack.name", "a string naming the pack"),
+        (GOOD_HEAD.replace("[pack]\n", "[pack]\nrepetitions = 3\n"), "pack.repetitions", "one of the [pack] keys"),
         ('[pack]\nname = "t"\n', "scenarios", "at least one [scenarios.NAME] table"),
         (
             GOOD_HEAD + '\n[targets]\n"api_latency.latency_p95_ms" = "low"\n',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,11 @@ def test_smaller_l1_gives_lower_l1_hit_ratio(stack: Stack, tmp_path: Path) -> No
     assert s["hit_ratio_overall"] == pytest.approx(never_evicting, abs=0.03)
     assert big["hit_ratio_overall"] == pytest.approx(never_evicting, abs=0.03)
     assert s["hit_ratio_l2"] > 0.3
+    # the capacity plan's inputs: the trace's LRU curve and what one cached value costs in Redis
+    rep = small.details["repetitions"][0]
+    curve = rep["lru_curve"]
+    assert curve[-1][0] >= 30 and all(b[1] >= a[1] for a, b in itertools.pairwise(curve))
+    assert 100 < rep["redis_bytes_per_key"]["bytes_per_key"] < 100_000
 
 
 def test_baseline_has_no_l2_and_is_compared_with_a_never_evicting_cache(stack: Stack, tmp_path: Path) -> None:
@@ -59,6 +65,7 @@ def test_baseline_has_no_l2_and_is_compared_with_a_never_evicting_cache(stack: S
     assert "hit_ratio_l2" not in r and "hit_ratio_l3" not in r
     assert set(result.details["absent_tiers"]) == {"l2", "l3"}
     assert result.details["repetitions"][0]["l1_capacity_entries"] is None
+    assert result.details["repetitions"][0]["redis_bytes_per_key"]["bytes_per_key"] is None  # no L2
     assert r["hit_ratio_lru_sim"] == r["hit_ratio_belady"]
     assert r["hit_ratio_l1"] == pytest.approx(r["hit_ratio_belady"], abs=0.03)
 

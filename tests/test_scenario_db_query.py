@@ -67,3 +67,5 @@ def test_finds_unused_index_and_forced_slow_query(stack: Stack, tmp_path: Path) 
     assert result.details["queries"]["portfolio_totals"]["n"] > 0
     assert result.metrics["dashboard_query_p95_ms"].median > 0
     assert 0 <= result.metrics["pool_saturation"].median <= 1
+    pool = result.details["pool"]  # Little's law: connections held = request rate x hold time
+    assert pool["db_seconds_per_request"] == pytest.approx(pool["mean_in_use"] / pool["request_rps"])

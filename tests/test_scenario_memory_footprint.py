@@ -41,7 +41,7 @@ def test_footprint_and_allocation_sites(stack: Stack, tmp_path: Path) -> None:
     assert result.details["load"]["throughput_rps"] == pytest.approx(50.0, rel=0.25)
     sites = result.details.get("allocation_sites")
     assert sites is not None, result.details.get("allocation_sites_error")
-    assert sites["top"] and all(s["size_diff_kb"] != 0 for s in sites["top"])
+    assert sites["top"] and all(s["size_kb"] > 0 and s["file"] and s["line"] > 0 for s in sites["top"])
 
 
 def test_growth_recovers_a_known_slope() -> None:

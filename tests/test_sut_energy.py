@@ -153,3 +153,13 @@ def test_package_keeps_features_already_better_than_its_targets() -> None:
 def test_unknown_label_is_named() -> None:
     with pytest.raises(ValueError, match="insulation must be one of"):
         assess(OLD_HOUSE.with_changes(insulation="foam"))
+    with pytest.raises(ValueError, match="heating_system must be one of"):
+        assess(OLD_HOUSE.with_changes(heating_system=None))  # not a label at all (unhashable values too)
+
+
+def test_with_changes_copies_and_refuses_an_unknown_field() -> None:
+    changed = OLD_HOUSE.with_changes(floors=3, windows="triple")
+    assert (changed.floors, changed.windows, changed.area_m2) == (3, "triple", OLD_HOUSE.area_m2)
+    assert OLD_HOUSE.floors != 3  # the original is unchanged
+    with pytest.raises(TypeError, match="no field colour"):
+        OLD_HOUSE.with_changes(colour="red")

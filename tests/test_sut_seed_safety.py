@@ -74,6 +74,7 @@ def test_stack_seed_cli_refuses_a_foreign_database_without_force(fresh_db_dsn: s
     assert asyncio.run(_fetchval(fresh_db_dsn, "SELECT to_regclass('public.properties')")) is None
     forced = CliRunner().invoke(cli_app, ["stack", "seed", "-n", "200", "--postgres-dsn", fresh_db_dsn, "--force"])
     assert forced.exit_code == 0, forced.output
+    assert "Seeded 200 properties," in forced.output and "SeedReport(" not in forced.output
     assert asyncio.run(_fetchval(fresh_db_dsn, "SELECT count(*) FROM properties")) == 200
 
 

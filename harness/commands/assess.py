@@ -10,6 +10,8 @@ from rich.console import Console
 from harness.commands.common import execute
 from harness.options import (
     Endpoints,
+    ExpectWorkers,
+    LoadMaster,
     LoadSeed,
     LoadWorkers,
     Locustfile,
@@ -17,6 +19,7 @@ from harness.options import (
     PostgresDsn,
     RedisUrl,
     TargetPids,
+    apply_load_master,
     apply_load_seed,
     apply_load_workers,
     target_options,
@@ -46,12 +49,15 @@ def command(
     report_format: list[str] = typer.Option(["html", "md"], "--format", help="Report formats to write."),
     load_workers: LoadWorkers = 1,
     seed: LoadSeed = 0,
+    load_master: LoadMaster = None,
+    expect_workers: ExpectWorkers = None,
 ) -> None:
     """Run a pack and write a graded assessment report; prints the report's path at the end."""
     install_signal_handlers()
     apply_load_workers(load_workers)
     apply_load_seed(seed)
     try:
+        apply_load_master(load_master, expect_workers)
         chosen = load_pack(pack or ("target" if target else "quick"))
         target_kw = target_options(endpoints, locustfile, target_pid) if target else {}
     except (PackError, ValueError, OSError) as exc:

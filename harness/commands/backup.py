@@ -1,7 +1,9 @@
 """`athbench backup run | list | verify | restore`: backups of a PostgreSQL database, outside the service.
 
 Works directly against the database a DSN names (`--postgres-dsn` / ATHBENCH_POSTGRES_DSN) and a backup
-directory (`--backup-dir` / ATHBENCH_BACKUP_DIR), with the same code the service uses.
+directory (`--backup-dir` / ATHBENCH_BACKUP_DIR), with the same code the service uses. Backups, restore
+drills and restores show their progress (`harness.progress`): elapsed time, and the time left from the
+last backup of the same profile in that directory (its duration, its drill's restore and check).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harness.progress import show_progress, timed
 from system_under_test.backup.dump import BackupOptions, run_backup
 from system_under_test.backup.errors import BackupError
 from system_under_test.backup.manifest import Manifest, list_backups
@@ -36,13 +39,29 @@ BackupDir = Annotated[
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="pg_restore parallel jobs.")]
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro`; a BackupError becomes a red message and exit code 1."""
+def _run(coro: Coroutine[Any, Any, T], step: str, expected_s: float | None = None) -> T:
+    """Run `coro` showing `step`'s progress; a BackupError becomes a red message and exit code 1."""
     try:
-        return asyncio.run(coro)
+        with show_progress(console), timed(step, step, expected_s):
+            return asyncio.run(coro)
     except BackupError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+
+
+def _last(backup_dir: Path, profile: str | None = None) -> Manifest | None:
+    """The newest complete backup in `backup_dir` (of `profile` when given): what the next one may take."""
+    manifests = [m for m in list_backups(backup_dir) if profile is None or m.profile == profile]
+    return manifests[-1] if manifests else None
+
+
+def _drill_seconds(backup_dir: Path, *, check: bool) -> float | None:
+    """Restore (plus check) time of the newest verified backup's drill; None when none was drilled."""
+    drills = [m.verification for m in list_backups(backup_dir) if m.verification and m.verification.ok]
+    last = drills[-1] if drills else None
+    if last is None or last.restore_duration_s is None:
+        return None
+    return last.restore_duration_s + ((last.check_duration_s or 0.0) if check else 0.0)
 
 
 def _describe(manifest: Manifest) -> str:
@@ -70,7 +89,9 @@ def run(
     except BackupError as exc:
         raise typer.BadParameter(str(exc)) from None
     bucket = TokenBucket(rate_mb_s * 1e6) if rate_mb_s > 0 else None
-    manifest = _run(run_backup(postgres_dsn, backup_dir, options, bucket=bucket))
+    previous = _last(backup_dir, profile)
+    expected = previous.duration_s if previous is not None else None
+    manifest = _run(run_backup(postgres_dsn, backup_dir, options, bucket=bucket), "backup", expected)
     console.print(f"[green]backup written[/green] {_describe(manifest)}")
     if verify:
         _verify(postgres_dsn, backup_dir, manifest.backup_id, jobs=2)
@@ -103,7 +124,9 @@ def list_command(
 
 
 def _verify(dsn: str, backup_dir: Path, backup_id: str, jobs: int) -> None:
-    manifest = _run(restore_drill(dsn, backup_dir, backup_id, jobs=jobs))
+    manifest = _run(
+        restore_drill(dsn, backup_dir, backup_id, jobs=jobs), "restore drill", _drill_seconds(backup_dir, check=True)
+    )
     assert manifest.verification is not None
     console.print(
         f"[green]verified[/green] {backup_id}: {len(manifest.tables)} tables match; "
@@ -127,5 +150,6 @@ def restore(
     jobs: Jobs = 2,
 ) -> None:
     """Restore a backup into a new database on the server the DSN points at."""
-    result = _run(restore_backup(postgres_dsn, backup_dir, backup_id, target_db, jobs=jobs))
+    expected = _drill_seconds(backup_dir, check=False)
+    result = _run(restore_backup(postgres_dsn, backup_dir, backup_id, target_db, jobs=jobs), "restore", expected)
     console.print(f"[green]restored[/green] {backup_id} into {result.database} in {result.duration_s:.2f} s")

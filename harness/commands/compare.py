@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from harness.commands.gate import read_side
 from harness.compare import (
@@ -23,6 +22,7 @@ from harness.compare import (
     to_markdown,
 )
 from harness.results import ResultsError, RunResults
+from harness.tables import print_table
 
 console = Console()
 _STYLE = {"regression": "red", "improvement": "green", "undecidable": "yellow"}
@@ -51,11 +51,9 @@ def command(
         console.print("[yellow]the two runs have no metric in common[/yellow]")
         raise typer.Exit(2)
     header, *rows = table_rows(comparisons)
-    table = Table(*header, title=f"{_label(cand_runs)} vs {_label(base_runs)}")
-    for row, c in zip(rows, comparisons, strict=True):
-        table.add_row(*row, style=_STYLE.get(c.verdict.value))
-    console.print(table)
-    console.print(method_note(settings), markup=False, soft_wrap=True)
+    styles = [_STYLE.get(c.verdict.value) for c in comparisons]
+    print_table(console, header, rows, title=f"{_label(cand_runs)} vs {_label(base_runs)}", styles=styles)
+    console.print(method_note(settings), markup=False)
     if len(base_runs) == 1 and len(cand_runs) == 1:
         console.print("[yellow]one run per side: ratios only; a verdict needs several runs per side[/yellow]")
     if markdown:

@@ -4,7 +4,9 @@ Reads results files, several runs per side (`--baseline A1 --baseline A2 ... --c
 may also be a directory of runs), or runs both sides itself
 (`--pack PACK --baseline-profile P --candidate-profile Q --repetitions N`): the pack is run N times per
 side, interleaved A B A B on this machine, and the runs are compared pair by pair. The run is the unit
-of comparison: with one run per side the answer is at best "undecidable" (exit 2).
+of comparison: with one run per side the answer is at best "undecidable" (exit 2). Run mode takes the
+options of `assess` and `run` (`--postgres-dsn`, `--redis-url`, `--load-workers`, `--seed`), shows their
+progress, and stops every process on Ctrl-C / SIGTERM (exit 130).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from harness.commands.common import interruptions_as_exit_codes, stack_config
 from harness.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, CompareSettings
 from harness.gate import BASELINE, GateDecision, GateOutcome, decide, gate_interleaved, to_junit_xml, to_markdown
-from harness.progress import plain_log
+from harness.options import LoadSeed, LoadWorkers, PostgresDsn, RedisUrl, apply_load_seed, apply_load_workers
+from harness.processes import install_signal_handlers
+from harness.progress import counter, plain_log, show_progress
 from harness.results import ResultsError, RunResults, read
 
 console = Console()
@@ -32,23 +37,34 @@ def _run_sides(
     output: Path,
     settings: CompareSettings,
     metrics: list[str] | None,
+    servers: dict[str, str],
 ) -> GateDecision:
-    """Run the pack A B A B ...; each side's scenarios are labelled `gate` so the two sides match up."""
+    """Run the pack A B A B ...; each side's scenarios are labelled `gate` so the two sides match up.
+
+    `servers` is RunOptions.stack_config: external PostgreSQL / Redis replacing the embedded ones.
+    """
     from harness.packs import load_pack
     from harness.runner import RunOptions, run_pack
 
     pack = load_pack(pack_name)
 
     def run_once(label: str) -> RunResults:
-        log = plain_log(console)
-        options = RunOptions(profiles=(profiles[label],), output=output / label, only=only or None, log=log)
+        options = RunOptions(
+            profiles=(profiles[label],),
+            output=output / label,
+            only=only or None,
+            log=plain_log(console),
+            stack_config=dict(servers),
+            seed_progress=counter("seeding", "seeding properties"),
+        )
         results, _ = run_pack(pack, options)
         for scenario in results.scenarios:
             scenario.params = {**scenario.params, "profile": scenario.profile}
             scenario.profile = "gate"
         return results
 
-    return gate_interleaved(run_once, repetitions, settings, metrics, paired=True)
+    with interruptions_as_exit_codes(console), show_progress(console):
+        return gate_interleaved(run_once, repetitions, settings, metrics, paired=True)
 
 
 def read_side(paths: list[Path]) -> list[RunResults]:
@@ -74,6 +90,10 @@ def command(
     repetitions: int = typer.Option(8, min=1, help="Run mode: pack runs per side (paired CI needs >= 6)."),
     only: list[str] = typer.Option([], help="Run mode: only these scenarios of the pack (repeatable)."),
     output: Path = typer.Option(Path("athbench-out/gate"), help="Run mode: where the runs are written."),
+    postgres_dsn: PostgresDsn = None,
+    redis_url: RedisUrl = None,
+    load_workers: LoadWorkers = 1,
+    seed: LoadSeed = 0,
     threshold: float = typer.Option(DEFAULT_THRESHOLD, help="Factor beyond which a significant slowdown fails."),
     alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance level (Holm-adjusted across metrics)."),
     metric: list[str] = typer.Option([], help="Gate only on these scenario.metric names (repeatable)."),
@@ -84,13 +104,17 @@ def command(
     summary: Path | None = typer.Option(None, help="Write a Markdown summary here."),
 ) -> None:
     """Decide whether the candidate regressed against the baseline; the exit code is the decision."""
+    install_signal_handlers()
+    apply_load_workers(load_workers)
+    apply_load_seed(seed)
     try:
         settings = CompareSettings(threshold=threshold, alpha=alpha, paired=paired)
         if baseline and candidate:
             decision = decide(read_side(baseline), read_side(candidate), settings, metric or None)
         elif pack is not None and not baseline and not candidate:
             profiles = {BASELINE: baseline_profile, "candidate": candidate_profile}
-            decision = _run_sides(pack, profiles, repetitions, only, output, settings, metric or None)
+            servers = stack_config(postgres_dsn, redis_url)
+            decision = _run_sides(pack, profiles, repetitions, only, output, settings, metric or None, servers)
         else:
             raise ValueError("give --baseline and --candidate (results files), or --pack to run both sides")
     except (ResultsError, ValueError) as exc:

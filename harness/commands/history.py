@@ -1,4 +1,5 @@
-"""`athbench history RESULTS...`: nightly series as a table and charts, with change points and commit ranges."""
+"""`athbench history RESULTS...`: nightly series as a table, charts and one HTML page, with change points and
+commit ranges."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from harness.history import (
     DEFAULT_PENALTY_FACTOR,
     changes_frame,
     find_changes,
-    load_history,
     plot_history,
+    read_history,
 )
 from harness.results import ResultsError
 
@@ -28,10 +29,11 @@ def command(
     penalty: float = typer.Option(DEFAULT_PENALTY_FACTOR, help="PELT penalty factor (x log n, in noise units)."),
     alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance a change point must reach (Mann-Whitney U)."),
     charts: bool = typer.Option(True, help="Write one PNG chart per series."),
+    page: bool = typer.Option(True, help="Write the self-contained HTML page (history.html)."),
 ) -> None:
     """Read a series of runs, detect change points per metric and attribute them to commit ranges."""
     try:
-        frame = load_history(results)
+        frame, run_infos = read_history(results)
     except ResultsError as exc:
         console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -76,3 +78,8 @@ def command(
         written = plot_history(frame, changes, out / "charts")
         console.print(f"{len(written)} charts in {out / 'charts'}")
     console.print(f"table: {out / 'history.csv'}; change points: {out / 'change_points.csv'}")
+    if page:
+        from reports.history_page import PAGE_NAME, write_history_page
+
+        written_page = write_history_page(frame, run_infos, changes, out / PAGE_NAME)
+        console.print(f"page: {written_page}", markup=False, soft_wrap=True)

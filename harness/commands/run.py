@@ -7,10 +7,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from harness.commands.common import execute
 from harness.options import (
     Endpoints,
+    ExpectWorkers,
+    LoadMaster,
     LoadSeed,
     LoadWorkers,
     Locustfile,
@@ -18,6 +22,7 @@ from harness.options import (
     PostgresDsn,
     RedisUrl,
     TargetPids,
+    apply_load_master,
     apply_load_seed,
     apply_load_workers,
     target_options,
@@ -28,8 +33,36 @@ from harness.processes import install_signal_handlers
 console = Console()
 
 
+def scenario_lines() -> list[tuple[str, str]]:
+    """Every registered scenario (`scenarios/<name>.py` defining SCENARIO) with its one-line description."""
+    from harness.packs import available_scenarios
+
+    return [(name, s.description) for name, s in sorted(available_scenarios().items())]
+
+
+def _list_scenarios(value: bool) -> None:
+    """`--list`: print the scenarios and stop before the SCENARIO argument is required."""
+    if not value:
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for name, description in scenario_lines():
+        grid.add_row(Text(name, style="bold"), Text(description))
+    console.print(grid)
+    raise typer.Exit(0)
+
+
 def command(
     scenario: str = typer.Argument(..., help="Scenario name (see `athbench run --list`)."),
+    list_scenarios: bool = typer.Option(
+        False,
+        "--list",
+        is_eager=True,
+        expose_value=False,
+        callback=_list_scenarios,
+        help="List the scenarios with a one-line description, and exit.",
+    ),
     pack: str = typer.Option("quick", "--pack", "-p", help="Take parameters and targets from this pack."),
     param: list[str] = typer.Option(None, "--param", help="Override a parameter: KEY=VALUE (JSON value)."),
     profile: str = typer.Option("optimized", help="baseline, optimized or both.", envvar="ATHBENCH_PROFILE"),
@@ -42,12 +75,15 @@ def command(
     target_pid: TargetPids = None,
     load_workers: LoadWorkers = 1,
     seed: LoadSeed = 0,
+    load_master: LoadMaster = None,
+    expect_workers: ExpectWorkers = None,
 ) -> None:
     """Run a single scenario and write its results file."""
     install_signal_handlers()
     apply_load_workers(load_workers)
     apply_load_seed(seed)
     try:
+        apply_load_master(load_master, expect_workers)
         chosen = single_scenario_pack(scenario, pack, param or [])
         target_kw = target_options(endpoints, locustfile, target_pid) if target else {}
     except (PackError, ValueError, OSError) as exc:

@@ -7,15 +7,21 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from harness.options import PostgresDsn, Profile, RedisUrl, RunDir
 from harness.processes import install_signal_handlers
 from harness.progress import seed_progress
 from harness.stack import Stack, StackConfig, StackError, redact_dsn
+from harness.tables import print_table
+
+if TYPE_CHECKING:
+    from harness.smoke import Check
+    from system_under_test.data.seed import SeedReport
 
 app = typer.Typer(help="Start the stack under test by hand, check it, or seed its database.", no_args_is_help=True)
 console = Console()
@@ -33,7 +39,7 @@ def up(
     test_knobs: bool = typer.Option(False, help="Enable the test-only delay / CPU-burn knob."),
 ) -> None:
     """Start PostgreSQL, Redis, the upstream and the service; Ctrl-C stops everything."""
-    from harness.smoke import HEALTH, run_checks
+    from harness.smoke import run_checks
     from system_under_test.data.seed import ForeignDatabaseError
 
     install_signal_handlers()
@@ -53,11 +59,7 @@ def up(
             _print_stack(stack, time.perf_counter() - t0)
             if check:
                 checks = run_checks(stack.service_url, stack.admin_token)
-                table = Table("method", "path", "expected", "got", "ok", title="Endpoint check")
-                for c in checks:
-                    expected = "200/503" if c.expected == HEALTH else str(c.expected)
-                    table.add_row(c.method, c.path, expected, str(c.status), "yes" if c.ok else f"NO {c.detail}")
-                console.print(table)
+                print_checks(console, checks)
                 failed = [c for c in checks if not c.ok]
                 if failed:
                     console.print(f"[red]{len(failed)} endpoint(s) did not answer as documented[/red]")
@@ -69,7 +71,7 @@ def up(
     except KeyboardInterrupt:
         console.print("stopped")
     except (StackError, ForeignDatabaseError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(Text.assemble(("error: ", "red"), str(exc)))
         raise typer.Exit(2) from None
 
 
@@ -110,13 +112,41 @@ def seed(
             postgres.check_reachable(dsn)
         with seed_progress(console) as progress:
             report = asyncio.run(seed_database(dsn, properties, seed=seed, progress=progress, force=force))
-        console.print(report)
+        console.print(seed_sentence(report), markup=False)
     except (postgres.PostgresError, StackError, ForeignDatabaseError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(Text.assemble(("error: ", "red"), str(exc)))
         raise typer.Exit(2) from None
     finally:
         if group is not None:
             group.stop_all()
+
+
+def print_checks(console: Console, checks: list[Check]) -> None:
+    """The endpoint check as a table (one block per endpoint when the console is too narrow)."""
+    from harness.smoke import HEALTH
+
+    rows = [
+        [
+            c.path,
+            c.method,
+            "200/503" if c.expected == HEALTH else str(c.expected),
+            str(c.status),
+            "yes" if c.ok else f"NO {c.detail}",
+        ]
+        for c in checks
+    ]
+    styles = [None if c.ok else "red" for c in checks]
+    print_table(console, ["path", "method", "expected", "got", "ok"], rows, title="Endpoint check", styles=styles)
+
+
+def seed_sentence(report: SeedReport) -> str:
+    """What `stack seed` loaded and how long it took, as a sentence."""
+    return (
+        f"Seeded {report.properties:,} properties, {report.market_transactions:,} market transactions, "
+        f"{report.users:,} users and {report.portfolios:,} portfolios ({report.portfolio_properties:,} "
+        f"portfolio properties) in {report.seconds:.1f} s: loading {report.load_seconds:.1f} s, "
+        f"indexes {report.index_seconds:.1f} s."
+    )
 
 
 def _print_stack(stack: Stack, seconds: float) -> None:

@@ -346,25 +346,3 @@ def run_local(spec: LoadSpec) -> dict[str, Any]:
     result = state.finish("local", 0, runner.cpu_warning_emitted)
     runner.quit()
     return result
-
-
-def run_worker(spec: LoadSpec, master_port: int) -> None:
-    """One Locust worker: runs its share of the plan and sends its full recorder to the master."""
-    state = GeneratorState(spec)
-    env = new_environment(spec, state)
-    runner = env.create_worker_runner("127.0.0.1", master_port)
-
-    def on_test_start(**_: Any) -> None:
-        index = runner.worker_index
-        state.start(share=1.0 / spec.workers, phase=index / spec.workers, worker=index)
-        gevent.spawn(_finish_worker, state, runner, index)
-
-    env.events.test_start.add_listener(on_test_start)
-    runner.greenlet.join()
-
-
-def _finish_worker(state: GeneratorState, runner: Runner, index: int) -> None:
-    monitors = start_monitors(state)
-    drive(state, runner)
-    gevent.killall(monitors)
-    runner.send_message("athbench_done", state.finish("worker", index, runner.cpu_warning_emitted))

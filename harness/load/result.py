@@ -118,8 +118,11 @@ class LoadResult:
     ``validity``: ``limited_by`` (None, ``generator`` or ``backlog``), ``generator_cpu_percent_mean``,
     ``generator_loop_lag_ms``, ``cpu_warning``, ``incomplete``, ``timed_out``, ``backlogged``, and for the
     open model ``scheduled``, ``unsent``, ``unsent_fraction``, ``unfinished_fraction`` ((unsent +
-    incomplete) / scheduled), ``schedule_lag_ms`` and ``dispatch_lag_ms`` (percentile summaries).
-    ``processes``: per generator process its role, index, recorded count and CPU affinity.
+    incomplete) / scheduled), ``schedule_lag_ms`` and ``dispatch_lag_ms`` (percentile summaries), and
+    ``lost_workers`` (distributed: workers lost mid-phase, each with index, host and why; the phase is then
+    invalid). ``processes``: per generator process its role, index, host (workers), recorded count, CPU
+    affinity and its own ``validity`` (CPU mean, loop-lag p99, dispatch-lag p99, schedule-lag p50,
+    ``saturated`` and its ``reasons``): the phase is invalid when any worker saturated, naming it.
     """
 
     model: str
@@ -172,8 +175,9 @@ def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
     recorder = Recorder.from_dict(raw["recorder"])
     duration = spec.plan.duration_s
     open_model = spec.plan.model == "open"
-    validity = _validity(recorder, raw["processes"], spec)
+    validity = _validity(recorder, raw["processes"], spec, raw.get("lost", []))
     reasons = validity.pop("reasons")
+    per_process = validity.pop("processes")
     backlogged = validity["backlogged"]
     overall = EndpointResult.build(recorder.overall(), duration, open_model, backlogged)
     return LoadResult(
@@ -192,10 +196,13 @@ def build_result(raw: dict[str, Any], spec: LoadSpec) -> LoadResult:
         valid=not reasons,
         invalid_reason="; ".join(reasons) if reasons else None,
         window_epoch=[
-            min(p["window_epoch"][0] for p in raw["processes"]),
-            max(p["window_epoch"][1] for p in raw["processes"]),
+            min((p["window_epoch"][0] for p in raw["processes"]), default=0.0),
+            max((p["window_epoch"][1] for p in raw["processes"]), default=0.0),
         ],
-        processes=[{k: v for k, v in p.items() if k != "cpu_percent"} for p in raw["processes"]],
+        processes=[
+            {**{k: v for k, v in p.items() if k != "cpu_percent"}, "validity": v}
+            for p, v in zip(raw["processes"], per_process, strict=True)
+        ],
         lower_bound=backlogged or overall.lower_bound,
         templates=_templates(raw.get("templates", []), spec),
         seed=spec.seed,
@@ -244,7 +251,38 @@ def _window_cpu(cpu: Series, duration_s: float) -> list[float]:
     return inside or list(cpu["v"])
 
 
-def _validity(recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpec) -> dict[str, Any]:
+def _process_label(process: dict[str, Any]) -> str:
+    host = process.get("host")
+    return f"{process['role']} {process['index']}" + (f" on {host}" if host else "")
+
+
+def _process_reasons(process: dict[str, Any], cpu_mean: float, spec: LoadSpec) -> list[str]:
+    """Why this generator process saturated: its CPU, Locust's CPU warning, and (workers, which report
+    their own) its event-loop and dispatch lag."""
+    label, tolerance, reasons = _process_label(process), spec.lag_tolerance_ms, []
+    if cpu_mean >= spec.cpu_limit_percent:
+        reasons.append(
+            f"load generator saturated: {label} used {cpu_mean:.0f} % of a core (limit {spec.cpu_limit_percent:.0f} %)"
+        )
+    elif process["cpu_warning"]:
+        reasons.append(f"load generator saturated: Locust's CPU warning fired on {label}")
+    loop_lag, dispatch_lag = process.get("loop_lag_ms"), process.get("dispatch_lag_ms")
+    if loop_lag and loop_lag["p99_ms"] > tolerance:
+        reasons.append(
+            f"load generator short of CPU: {label}'s event loop woke {loop_lag['p99_ms']:.1f} ms late at p99 "
+            f"(tolerance {tolerance:g} ms)"
+        )
+    if dispatch_lag and dispatch_lag["p99_ms"] > tolerance:
+        reasons.append(
+            f"load generator fell behind its schedule: idle users of {label} sent {dispatch_lag['p99_ms']:.1f} ms "
+            f"late at p99 (tolerance {tolerance:g} ms)"
+        )
+    return reasons
+
+
+def _validity(
+    recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpec, lost_workers: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Validity checks. ``limited_by`` says which kind failed: ``generator`` (its CPU, its event-loop
     lag or its own lateness: the figures describe the generator, not the target) or ``backlog``.
 
@@ -259,19 +297,31 @@ def _validity(recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpe
     backlog: list[str] = []
     tolerance = spec.lag_tolerance_ms
     cpu_means = []
+    per_process = []
     for process in processes:
         values = _window_cpu(process["cpu_percent"], spec.plan.duration_s)
         mean = statistics.fmean(values) if values else math.nan
         cpu_means.append(mean)
-        label = f"{process['role']} {process['index']}"
-        if mean >= spec.cpu_limit_percent:
-            generator.append(
-                f"load generator saturated: {label} used {mean:.0f} % of a core (limit {spec.cpu_limit_percent:.0f} %)"
-            )
-        elif process["cpu_warning"]:
-            generator.append(f"load generator saturated: Locust's CPU warning fired on {label}")
+        own = _process_reasons(process, mean, spec)
+        per_process.append(
+            {
+                "cpu_percent_mean": mean,
+                "loop_lag_p99_ms": (process.get("loop_lag_ms") or {}).get("p99_ms"),
+                "dispatch_lag_p99_ms": (process.get("dispatch_lag_ms") or {}).get("p99_ms"),
+                "schedule_lag_p50_ms": (process.get("schedule_lag_ms") or {}).get("p50_ms"),
+                "saturated": bool(own),
+                "reasons": own,
+            }
+        )
+        generator.extend(own)
+    own_lags = any("loop_lag_ms" in p for p in processes)  # workers judge their own lags; one process: merged
+    for lost in lost_workers:
+        generator.append(
+            f"load worker {lost['index']} on {lost['host']} was lost mid-phase ({lost['reason']}): "
+            "its share of the schedule is missing from the figures"
+        )
     loop_lag = summarize(recorder.loop_lag)
-    if loop_lag and loop_lag["p99_ms"] > tolerance:
+    if loop_lag and loop_lag["p99_ms"] > tolerance and not own_lags:
         generator.append(
             f"load generator short of CPU: its event loop woke {loop_lag['p99_ms']:.1f} ms late at p99 "
             f"(tolerance {tolerance:g} ms)"
@@ -284,6 +334,8 @@ def _validity(recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpe
         "incomplete": recorder.incomplete,
         "timed_out": recorder.overall().timed_out,
         "lag_tolerance_ms": tolerance,
+        "processes": per_process,
+        "lost_workers": lost_workers,
     }
     if spec.plan.model == "open":
         schedule_lag = summarize(recorder.schedule_lag)
@@ -299,7 +351,7 @@ def _validity(recorder: Recorder, processes: list[dict[str, Any]], spec: LoadSpe
             schedule_lag_ms=schedule_lag,
             dispatch_lag_ms=dispatch_lag,
         )
-        if dispatch_lag and dispatch_lag["p99_ms"] > tolerance:
+        if dispatch_lag and dispatch_lag["p99_ms"] > tolerance and not own_lags:
             generator.append(
                 f"load generator fell behind its schedule: idle users sent {dispatch_lag['p99_ms']:.1f} ms "
                 f"late at p99 (tolerance {tolerance:g} ms)"

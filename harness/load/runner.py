@@ -1,9 +1,9 @@
 """The public API of load generation: `run_load(...) -> LoadResult`.
 
 The phase runs in a separate load process (``python -m harness.load.worker``, see that module for
-why); this function writes the spec, starts the process in its own session, waits with a deadline,
-and builds the `LoadResult`. On an error or Ctrl-C the whole process group (load process and any
-Locust workers) is stopped.
+why); this function writes the spec, starts the process in its own session, waits with a deadline
+(reporting the phase's elapsed time to `harness.progress`), and builds the `LoadResult`. On an error or
+Ctrl-C the whole process group (load process and any Locust workers) is stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from harness.load.endpoints import Endpoint
 from harness.load.plan import ClosedPlan, OpenPlan
 from harness.load.result import LoadResult, build_result
 from harness.load.spec import LoadSpec
+from harness.progress import timed
 
 STARTUP_BUDGET_S = 60.0
 _REPO_ROOT = Path(harness.__file__).resolve().parents[1]
@@ -38,6 +39,23 @@ def default_workers() -> int:
     if workers < 1:
         raise ValueError(f"ATHBENCH_LOAD_WORKERS must be at least 1, not {workers}")
     return workers
+
+
+def default_master() -> tuple[str, int] | None:
+    """(HOST:PORT, expected workers) when this run's load comes from workers started elsewhere:
+    $ATHBENCH_LOAD_MASTER and $ATHBENCH_LOAD_EXPECT_WORKERS (set by `athbench assess|run --load-master
+    HOST:PORT --expect-workers N`), else None."""
+    master = os.environ.get("ATHBENCH_LOAD_MASTER") or None
+    expected = os.environ.get("ATHBENCH_LOAD_EXPECT_WORKERS") or None
+    if master is None and expected is None:
+        return None
+    if master is None or expected is None:
+        raise ValueError(
+            "ATHBENCH_LOAD_MASTER and ATHBENCH_LOAD_EXPECT_WORKERS go together (--load-master, --expect-workers)"
+        )
+    if not expected.isdigit() or int(expected) < 1:
+        raise ValueError(f"ATHBENCH_LOAD_EXPECT_WORKERS must be a whole number >= 1, not {expected!r}")
+    return master, int(expected)
 
 
 def default_seed() -> int:
@@ -66,6 +84,7 @@ def run_load(
     cpu_affinity: Sequence[int] | None = None,
     work_dir: str | Path | None = None,
     seed: int | None = None,
+    join_timeout_s: float = 60.0,
 ) -> LoadResult:
     """Run one load phase against ``target_url`` and return what it measured.
 
@@ -85,6 +104,7 @@ def run_load(
     ``seed`` seeds the streams of templated endpoints (default: $ATHBENCH_LOAD_SEED, set by `--seed`, else
     0); each worker draws its own disjoint stream from it, and the same seed gives the same requests.
     """
+    remote = default_master()
     spec = LoadSpec(
         target_url=target_url.rstrip("/"),
         plan=plan,
@@ -93,12 +113,14 @@ def run_load(
         warmup_s=warmup_s,
         drain_s=drain_s,
         request_timeout_s=request_timeout_s,
-        workers=workers or default_workers(),
+        workers=remote[1] if remote else workers or default_workers(),
         lag_tolerance_ms=lag_tolerance_ms,
         max_unsent_fraction=max_unsent_fraction,
         cpu_limit_percent=cpu_limit_percent,
         cpu_affinity=tuple(cpu_affinity) if cpu_affinity is not None else None,
         seed=default_seed() if seed is None else seed,
+        master=remote[0] if remote else None,
+        join_timeout_s=join_timeout_s,
     )
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
@@ -115,6 +137,8 @@ def run_spec(spec: LoadSpec, work_dir: Path) -> LoadResult:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
     budget = STARTUP_BUDGET_S + spec.warmup_s + spec.plan.duration_s + 2 * spec.drain_s
+    if spec.master:
+        budget += spec.join_timeout_s
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "harness.load.worker", str(spec_path), str(out_path)],
@@ -123,8 +147,10 @@ def run_spec(spec: LoadSpec, work_dir: Path) -> LoadResult:
             env=env,
             start_new_session=True,
         )
+        label = f"load phase ({spec.plan.model} model, {spec.warmup_s:g} s warm-up + {spec.plan.duration_s:g} s)"
         try:
-            returncode = process.wait(timeout=budget)
+            with timed("load phase", label, spec.warmup_s + spec.plan.duration_s):
+                returncode = process.wait(timeout=budget)
         except subprocess.TimeoutExpired as exc:
             raise TimeoutError(f"load process did not finish within {budget:.0f} s; log: {log_path}") from exc
         finally:

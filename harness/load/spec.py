@@ -30,6 +30,8 @@ class LoadSpec:
     cpu_limit_percent: float = 90.0
     cpu_affinity: tuple[int, ...] | None = None
     seed: int = 0  # request templates' streams: same seed, same requests (per worker, disjoint)
+    master: str | None = None  # HOST:PORT to bind and wait there for `workers` workers started elsewhere
+    join_timeout_s: float = 60.0  # how long that master waits for them
 
     def __post_init__(self) -> None:
         if not self.target_url.startswith(("http://", "https://")):
@@ -44,6 +46,10 @@ class LoadSpec:
             raise ValueError(f"plan has {self.plan.users} users for {self.workers} workers; need >= 1 per worker")
         if self.cpu_affinity is not None:
             check_cpus(self.cpu_affinity)
+        if self.master is not None:
+            parse_address(self.master)
+        if self.join_timeout_s <= 0:
+            raise ValueError(f"join_timeout_s must be > 0, got {self.join_timeout_s}")
         if self.warmup_s < 0 or self.drain_s < 0 or self.request_timeout_s <= 0:
             raise ValueError("warmup_s and drain_s must be >= 0 and request_timeout_s > 0")
 
@@ -62,6 +68,8 @@ class LoadSpec:
             "cpu_limit_percent": self.cpu_limit_percent,
             "cpu_affinity": list(self.cpu_affinity) if self.cpu_affinity is not None else None,
             "seed": self.seed,
+            "master": self.master,
+            "join_timeout_s": self.join_timeout_s,
         }
 
     @classmethod
@@ -81,4 +89,14 @@ class LoadSpec:
             cpu_limit_percent=float(data["cpu_limit_percent"]),
             cpu_affinity=tuple(affinity) if affinity is not None else None,
             seed=int(data.get("seed", 0)),
+            master=data.get("master"),
+            join_timeout_s=float(data.get("join_timeout_s", 60.0)),
         )
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (a load master's address) -> (host, port), with a clear error for anything else."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT (e.g. 0.0.0.0:5557), not {address!r}")
+    return host.strip("[]"), int(port)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from pydantic import TypeAdapter
 
 from system_under_test.api.assessments import assess_with_recommendations
 from system_under_test.api.auth import require_admin
@@ -65,16 +66,29 @@ def property_json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in INTERNAL_COLUMNS}
 
 
+ASSESSMENT_OUT: TypeAdapter[PropertyAssessmentOut] = TypeAdapter(PropertyAssessmentOut)
+
+
+def render_assessment(value: dict[str, Any]) -> str:
+    """The response body of a property's assessment: validated against `PropertyAssessmentOut` and
+    serialized, byte for byte what FastAPI would send for `value`."""
+    return ASSESSMENT_OUT.dump_json(ASSESSMENT_OUT.validate_python(value)).decode()
+
+
 @router.get("/{property_id}/energy-assessment", response_model=PropertyAssessmentOut)
-async def property_energy_assessment(property_id: PropertyId, request: Request) -> dict[str, Any]:
+async def property_energy_assessment(property_id: PropertyId, request: Request) -> Response:
     """Energy class, primary energy and renovation recommendations of a stored property."""
+    # The cache holds the rendered body: validated and serialized once per load, not on every answer.
     db: Database = request.app.state.db
 
-    async def load() -> dict[str, Any]:
+    async def load() -> str:
         row = await load_property(db.read, property_id)
-        return {"property": property_json(row), **assess_with_recommendations(spec_of(row))}
+        return render_assessment({"property": property_json(row), **assess_with_recommendations(spec_of(row))})
 
-    return await request.app.state.cache.get_or_load(assessment_key(property_id), load, endpoint="energy_assessment")
+    body = await request.app.state.cache.get_or_load(assessment_key(property_id), load, endpoint="energy_assessment")
+    if not isinstance(body, str):  # an entry an older version cached as the unrendered dict
+        body = render_assessment(body)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/{property_id}", response_model=PropertyOut, dependencies=[Depends(require_admin)])

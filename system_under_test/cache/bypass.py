@@ -3,8 +3,9 @@
 On an L1 miss the optimized cache reads L2 and, after loading, stores into it: two Redis round trips
 (batched, `cache/batching.py`) plus serializing the value, which on a miss costs about a tenth of the
 request. When almost no L2 read hits (uniformly random ids over a million properties: about 0 %), that
-is pure overhead. `L2Bypass` keeps the hit ratio of the last `window` L2 reads; while it is below
-`min_hit_ratio`, only one L1 miss in `probe_every` consults L2 (read, and store after the load), the
+is pure overhead. `L2Bypass` keeps the hit ratio of the last `window` L2 reads (decided from the first
+`min_reads` on, so a freshly started process stops paying within a hundred misses, not a thousand); while
+it is below `min_hit_ratio`, only one L1 miss in `probe_every` consults L2 (read, and store after the load), the
 others go straight to the next tier and are not stored in L2. The probes keep the estimate current
 and keep storing a sample of keys, so when the traffic repeats keys again (or another process fills
 L2) the ratio climbs back over the threshold and every miss uses L2 again.
@@ -19,16 +20,20 @@ from collections import deque
 from typing import Any
 
 WINDOW = 1000
+MIN_READS = 100
 PROBE_EVERY = 16
 
 
 class L2Bypass:
     """Decides, per L1 miss, whether to consult L2, from the hit ratio of the last `window` L2 reads."""
 
-    def __init__(self, min_hit_ratio: float, window: int = WINDOW, probe_every: int = PROBE_EVERY) -> None:
-        if not 0.0 <= min_hit_ratio <= 1.0 or window < 1 or probe_every < 1:
-            raise ValueError("need 0 <= min_hit_ratio <= 1, window >= 1 and probe_every >= 1")
+    def __init__(
+        self, min_hit_ratio: float, window: int = WINDOW, probe_every: int = PROBE_EVERY, min_reads: int = MIN_READS
+    ) -> None:
+        if not 0.0 <= min_hit_ratio <= 1.0 or window < 1 or probe_every < 1 or min_reads < 1:
+            raise ValueError("need 0 <= min_hit_ratio <= 1, window >= 1, probe_every >= 1 and min_reads >= 1")
         self.min_hit_ratio = min_hit_ratio
+        self.min_reads = min(min_reads, window)  # reads needed before the first decision
         self.probe_every = probe_every
         self._reads: deque[bool] = deque(maxlen=window)
         self._hits = 0
@@ -55,7 +60,7 @@ class L2Bypass:
             self._hits -= reads[0]
         reads.append(hit)
         self._hits += hit
-        if len(reads) == reads.maxlen:
+        if len(reads) >= self.min_reads:
             self.bypassing = self._hits < self.min_hit_ratio * len(reads)
 
     def hit_ratio(self) -> float | None:
