@@ -77,3 +77,25 @@ class RetriesExceeded(Exception):
 )
 def test_error_kinds(status: int, exception: BaseException | None, kind: str | None) -> None:
     assert classify_error(status, exception) == kind
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_summary_equals_hdrhistograms_own_walk(seed: int) -> None:
+    """`summarize` reads only the non-zero counters; its figures are hdrh's own, value for value."""
+    import numpy as np
+    from hdrh.histogram import HdrHistogram
+
+    from harness.load.recorder import PERCENTILES
+
+    rng = np.random.default_rng(seed)
+    histogram = HdrHistogram(1, 60_000_000, 3)
+    size = int(rng.integers(1, 5000))
+    for value in rng.lognormal(mean=8.0 + seed, sigma=1.0 + seed / 3, size=size).astype(int) + 1:
+        histogram.record_value(int(min(value, 60_000_000)))
+    summary = summarize(histogram)
+    assert summary is not None
+    expected = histogram.get_percentile_to_value_dict(list(PERCENTILES))
+    for p in PERCENTILES:
+        assert summary[f"p{f'{p:g}'.replace('.', '')}_ms"] == expected[p] / 1000.0
+    assert summary["mean_ms"] == pytest.approx(histogram.get_mean_value() / 1000.0, rel=1e-12)
+    assert summary["max_ms"] == histogram.get_max_value() / 1000.0

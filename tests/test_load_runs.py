@@ -74,7 +74,9 @@ def test_closed_run_against_the_service(knobs_reset: str, tmp_path: Path) -> Non
     # (the knobs never slow /_test/ paths, so this measures /health/live)
     service = knobs_reset
     set_knobs(service, delay_ms=5)
-    result = run_load(service, ClosedPlan(users=4, duration_s=2.0), endpoints=[LIVE], warmup_s=0.5, work_dir=tmp_path)
+    # a credential header is sent but not kept: the spec left in the run directory has it redacted
+    live = Endpoint(LIVE.path, name=LIVE.name, headers={"Authorization": "Bearer s3cr3t-token"})
+    result = run_load(service, ClosedPlan(users=4, duration_s=2.0), endpoints=[live], warmup_s=0.5, work_dir=tmp_path)
     assert result.model == "closed"
     assert result.valid, result.invalid_reason
     ping = result.endpoints["live"]
@@ -88,6 +90,9 @@ def test_closed_run_against_the_service(knobs_reset: str, tmp_path: Path) -> Non
     assert result.overall.throughput_rps == pytest.approx(result.overall.count / 2.0)
     assert sum(result.timeseries["throughput_rps"]["v"]) == result.overall.count
     assert (tmp_path / "load-raw.json").exists() and (tmp_path / "load.log").exists()
+    spec = (tmp_path / "load-spec.json").read_text()
+    assert "s3cr3t-token" not in spec and '"Authorization": "<redacted>"' in spec
+    assert (tmp_path / "load-spec.json").stat().st_mode & 0o077 == 0
 
 
 def test_open_run_keeps_its_schedule(service: str) -> None:

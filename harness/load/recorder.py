@@ -33,6 +33,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -68,10 +69,21 @@ def summarize(histogram: HdrHistogram) -> dict[str, float] | None:
     """Percentiles, mean and max in milliseconds, or None for an empty histogram."""
     if histogram.get_total_count() == 0:
         return None
-    values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
-    summary = {f"p{_label(p)}_ms": values[p] / 1000.0 for p in PERCENTILES}
+    # hdrh's own percentile and mean walk every one of the ~17,000 counters in Python (about 0.3 s per
+    # histogram); the same figures from the non-zero counters only, with hdrh's own rules for each value
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    recorded = np.flatnonzero(counts)
+    cumulative = np.cumsum(counts[recorded])
+    summary = {}
+    for p in PERCENTILES:
+        index = int(recorded[np.searchsorted(cumulative, histogram.get_target_count_at_percentile(p))])
+        value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
+        summary[f"p{_label(p)}_ms"] = value / 1000.0
     summary["max_ms"] = histogram.get_max_value() / 1000.0
-    summary["mean_ms"] = histogram.get_mean_value() / 1000.0
+    total = sum(
+        int(counts[i]) * histogram._hdr_median_equiv_value(histogram.get_value_from_index(int(i))) for i in recorded
+    )
+    summary["mean_ms"] = total / histogram.get_total_count() / 1000.0
     return summary
 
 

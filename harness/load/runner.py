@@ -8,20 +8,19 @@ Ctrl-C the whole process group (load process and any Locust workers) is stopped.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import harness
 from harness.load.endpoints import Endpoint
 from harness.load.plan import ClosedPlan, OpenPlan
 from harness.load.result import LoadResult, build_result
+from harness.load.spawn import start_load_process
 from harness.load.spec import LoadSpec
 from harness.progress import timed
 
@@ -132,42 +131,44 @@ def run_load(
 def run_spec(spec: LoadSpec, work_dir: Path) -> LoadResult:
     """Run a `LoadSpec` in a load process whose files go to ``work_dir``."""
     spec_path, out_path, log_path = work_dir / "load-spec.json", work_dir / "load-raw.json", work_dir / "load.log"
-    spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+    spec_path.unlink(missing_ok=True)
+    with os.fdopen(os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        json.dump(spec.to_dict(), file, indent=2)
     out_path.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
     budget = STARTUP_BUDGET_S + spec.warmup_s + spec.plan.duration_s + 2 * spec.drain_s
     if spec.master:
         budget += spec.join_timeout_s
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "harness.load.worker", str(spec_path), str(out_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        label = f"load phase ({spec.plan.model} model, {spec.warmup_s:g} s warm-up + {spec.plan.duration_s:g} s)"
-        try:
-            with timed("load phase", label, spec.warmup_s + spec.plan.duration_s):
-                returncode = process.wait(timeout=budget)
-        except subprocess.TimeoutExpired as exc:
-            raise TimeoutError(f"load process did not finish within {budget:.0f} s; log: {log_path}") from exc
-        finally:
-            _stop_group(process)
+    log_path.write_bytes(b"")
+    process = start_load_process([str(spec_path), str(out_path)], env, log_path)
+    label = f"load phase ({spec.plan.model} model, {spec.warmup_s:g} s warm-up + {spec.plan.duration_s:g} s)"
+    try:
+        with timed("load phase", label, spec.warmup_s + spec.plan.duration_s):
+            returncode = process.wait(timeout=budget)
+    except subprocess.TimeoutExpired as exc:
+        raise TimeoutError(f"load process did not finish within {budget:.0f} s; log: {log_path}") from exc
+    finally:
+        process.stop()
+        spec_path.write_text(json.dumps(redacted(spec.to_dict()), indent=2))  # kept for the record
     if returncode != 0 or not out_path.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"load process failed (exit {returncode}); end of its log:\n{tail}")
     return build_result(json.loads(out_path.read_text()), spec)
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop the load process and everything it started (its own session), politely then firmly."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5.0)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left, e.g. a Locust worker
-    process.wait()
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def redacted(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as kept in the run directory: credential header values (the admin token...) replaced."""
+    endpoints = [
+        {
+            **endpoint,
+            "headers": {
+                k: "<redacted>" if k.lower() in SECRET_HEADERS else v for k, v in endpoint.get("headers", {}).items()
+            },
+        }
+        for endpoint in spec["endpoints"]
+    ]
+    return {**spec, "endpoints": endpoints}
