@@ -195,6 +195,26 @@ def energy_share(load: LoadResult) -> float:
     return kinds.get("energy_assessment", {}).get("count", 0) / answered if answered else 0.0
 
 
+def settle(ctx: ScenarioContext, params: dict[str, Any], endpoints: list[Endpoint], cpus: Any) -> dict[str, float]:
+    """Unmeasured traffic at half the start rate before the search: a service just started is slower for its
+    first seconds (pool, caches, the database's buffers), and a first step failed for that reason would
+    send the search below the steady-state capacity it is after."""
+    if params["settle_s"] <= 0:
+        return {}
+    rate = max(params["min_rps"], params["start_rps"] / 2.0)
+    ctx.log(f"settling: {rate:.0f} req/s for {params['settle_s']:g} s, not measured")
+    ctx.load_phase(
+        OpenPlan.constant(rate, params["settle_s"], users=params["users"]),
+        endpoints,
+        label="settle",
+        warmup_s=0.0,
+        cpu_limit_percent=params["generator_cpu_limit"],
+        cpu_affinity=cpus,
+        seed=phase_seed("capacity", "settle"),
+    )
+    return {"rate_rps": rate, "duration_s": params["settle_s"]}
+
+
 def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) -> None:
     search_config(params)  # a bad search configuration fails before anything is started
     search_config(params, trivial=True)
@@ -211,6 +231,7 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     with ctx.pinned(params["pin_cpus"]) as affinity:
         details["affinity"] = affinity.to_dict()
         cpus = affinity.generator
+        details["settled"] = settle(ctx, params, mix, cpus)
         for rep in range(params["repetitions"]):
             found, loads = capacity_search(ctx, params, mix, "mix", rep, cpus)
             details["searches"].append(found.to_dict())
@@ -288,6 +309,7 @@ SCENARIO = Scenario(
         "confirm_factor": 2.0,
         "confirmations": 3,
         "step_warmup_s": 1.0,
+        "settle_s": 5.0,
         "users": 300,
         "generator_cpu_limit": 90.0,
         "concurrency_levels": [1, 2, 4, 8, 16, 32, 64],

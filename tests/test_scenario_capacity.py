@@ -25,6 +25,7 @@ PARAMS = {
     "trivial_resolution": 0.2,
     "min_requests": 150,
     "step_warmup_s": 0.5,
+    "settle_s": 1.0,
     "concurrency_levels": [1, 2, 4, 8],
     "level_s": 1.0,
     "repetitions": 1,
@@ -71,4 +72,5 @@ def test_cpu_burn_caps_capacity_below_the_trivial_endpoint(stack: Stack, tmp_pat
     share = result.metrics["properties_assessed_per_hour"].median / (best * 3600.0)
     assert share == pytest.approx(0.4, abs=0.1)
     assert result.details["usl"]["curve"]
+    assert result.details["settled"] == {"rate_rps": 25.0, "duration_s": 1.0}  # unmeasured, before the search
     assert result.details["usl"]["ci95"] is None  # 4 levels, one repetition: too few degrees of freedom
