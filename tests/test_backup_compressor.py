@@ -61,9 +61,21 @@ async def test_optimized_backup_compresses_in_a_lower_priority_process(
         seen.append((compressor.process.pid, nice_of(compressor.process.pid)))  # alive: waiting for EOF
         return finish_compressor(compressor)
 
+    lowered: list[tuple[str, int]] = []
+    real_lower = dump.lower_priority
+
+    def observed_lower(pid: int = 0, increment: int = NICE_INCREMENT) -> bool:
+        done = real_lower(pid, increment)
+        lowered.append((Path(f"/proc/{pid}/exe").resolve().name, nice_of(pid)))  # just spawned: alive
+        return done
+
     monkeypatch.setattr(dump, "finish_compressor", observed_finish)
+    monkeypatch.setattr(dump, "lower_priority", observed_lower)
     manifest = await run_backup(fresh_db_dsn, tmp_path, BackupOptions(profile="optimized"), pg_bin=pg_bin)
     [(pid, niceness)] = seen
     assert pid != os.getpid() and niceness > nice_of(os.getpid())
+    # pg_dump runs at the same lower priority as the compressor (its CPU is not live traffic's to share)
+    assert [name for name, _ in lowered] == ["pg_dump"]
+    assert all(nice > nice_of(os.getpid()) for _, nice in lowered)
     assert manifest.compression["process"].startswith("separate")
     check_file(tmp_path, manifest)  # size and SHA-256 as reported by the compressor

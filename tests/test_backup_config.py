@@ -16,7 +16,7 @@ def test_defaults_schedule_off_keep_seven_throttled() -> None:
     config = BackupConfig.from_env(**CORE, env={})
     assert config.interval_s == 0
     assert config.retention.keep_count == 7
-    assert config.rate_bytes_s == 100_000_000
+    assert config.rate_bytes_s == 20_000_000
     assert config.max_concurrent == 1
     assert config.options.profile == "optimized"
 

@@ -5,6 +5,7 @@ its workers (real PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,18 @@ async def test_the_password_is_never_on_a_command_line(
         seen.append((tuple(str(a) for a in argv), kwargs.get("env")))
         return await real_exec(*argv, **kwargs)
 
+    real_popen = subprocess.Popen
+
+    def spy_popen(argv: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        seen.append((tuple(str(a) for a in argv), kwargs.get("env")))
+        return real_popen(argv, *args, **kwargs)
+
     monkeypatch.setattr(asyncio, "create_subprocess_exec", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy_popen)  # pg_dump is started with Popen (vfork)
     manifest = await run_backup(with_password, tmp_path, BackupOptions(profile="optimized"), pg_bin=pg_bin)
     await restore.restore_drill(with_password, tmp_path, manifest.backup_id, pg_bin=pg_bin)
-    programs = {Path(argv[0]).name for argv, _ in seen}
-    assert {"pg_dump", "pg_restore"} <= programs
+    seen = [(argv, env) for argv, env in seen if Path(argv[0]).name in ("pg_dump", "pg_restore")]
+    assert {Path(argv[0]).name for argv, _ in seen} == {"pg_dump", "pg_restore"}
     for argv, env in seen:
         assert not any(secret in arg for arg in argv), argv
         assert env is not None and env.get("PGPASSWORD") == secret

@@ -16,40 +16,42 @@ class FakeTime:
     def clock(self) -> float:
         return self.now
 
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
 
 def bucket(rate: float, burst: float | None = None) -> tuple[TokenBucket, FakeTime]:
     fake = FakeTime()
-    return TokenBucket(rate, burst, clock=fake.clock, sleep=fake.sleep), fake
+    return TokenBucket(rate, burst, clock=fake.clock), fake
 
 
-async def test_a_full_bucket_passes_a_burst_without_waiting() -> None:
+def take(throttle: TokenBucket, fake: FakeTime, n: int) -> None:
+    """What the copier thread does: debit, then sleep the debt off (here: move the fake clock)."""
+    fake.now += throttle.debit(n)
+
+
+def test_a_full_bucket_passes_a_burst_without_waiting() -> None:
     throttle, fake = bucket(1000, burst=500)
-    await throttle.consume(500)
+    take(throttle, fake, 500)
     assert fake.now == 0.0
 
 
-async def test_average_rate_is_held_over_many_chunks() -> None:
+def test_average_rate_is_held_over_many_chunks() -> None:
     throttle, fake = bucket(1000, burst=100)
     for _ in range(50):
-        await throttle.consume(100)
+        take(throttle, fake, 100)
     assert fake.now == pytest.approx((50 * 100 - 100) / 1000)
     assert throttle.waited_s == pytest.approx(fake.now)
 
 
-async def test_a_chunk_larger_than_the_burst_is_paid_back_as_debt() -> None:
+def test_a_chunk_larger_than_the_burst_is_paid_back_as_debt() -> None:
     throttle, fake = bucket(1000, burst=100)
-    await throttle.consume(1100)
+    take(throttle, fake, 1100)
     assert fake.now == pytest.approx(1.0)
 
 
-async def test_idle_time_refills_only_up_to_the_burst() -> None:
+def test_idle_time_refills_only_up_to_the_burst() -> None:
     throttle, fake = bucket(1000, burst=200)
-    await throttle.consume(200)
+    take(throttle, fake, 200)
     fake.now += 60.0
-    await throttle.consume(700)
+    take(throttle, fake, 700)
     assert fake.now == pytest.approx(60.5)
 
 
@@ -60,7 +62,16 @@ def test_rejects_bad_parameters() -> None:
         TokenBucket(10, burst=-1)
 
 
-async def test_rejects_negative_consumption() -> None:
+def test_rejects_negative_consumption() -> None:
     throttle, _ = bucket(10)
     with pytest.raises(ValueError, match="negative"):
-        await throttle.consume(-1)
+        throttle.debit(-1)
+
+
+def test_debit_returns_the_wait_for_a_thread_that_sleeps_itself() -> None:
+    throttle, fake = bucket(1000, burst=500)
+    assert throttle.debit(500) == 0.0  # the burst passes
+    assert throttle.debit(250) == pytest.approx(0.25)  # in debt: a quarter second at 1000 B/s
+    assert throttle.waited_s == pytest.approx(0.25)
+    fake.now += 0.25  # the caller slept it off
+    assert throttle.debit(100) == pytest.approx(0.1)

@@ -43,7 +43,12 @@ def test_a_window_with_too_few_requests_gives_no_ratio() -> None:
 def test_parameters_that_cannot_fill_a_window_are_refused_before_running() -> None:
     with pytest.raises(ScenarioError, match="n too small"):
         _check_params({**DEFAULTS, "live_rate_rps": 50.0, "live_s": 2.0, "min_window_requests": 250})
+    # pooled over interleaved pairs of windows, the same rate and window length are enough
+    _check_params({**DEFAULTS, "live_rate_rps": 50.0, "live_s": 2.0, "window_pairs": 3, "min_window_requests": 250})
     _check_params(DEFAULTS)  # the defaults fill their windows
+    for name in ("backups_per_window", "window_pairs", "repetitions"):
+        with pytest.raises(ScenarioError, match=name):
+            _check_params({**DEFAULTS, name: 0})
 
 
 def test_spans_are_cut_to_the_stretch_the_stream_covered() -> None:
@@ -59,3 +64,13 @@ def test_a_quiet_window_that_is_not_keeping_up_gives_no_ratio() -> None:
     assert ratio is None and refused is not None and refused.startswith("overloaded")
     steady = LiveWindow(300, 0, 6.0, 2.0, p50_ms=3.0)
     assert live_ratio(steady, LiveWindow(310, 0, 12.0, 2.1, p50_ms=5.0), 250, 100.0) == (pytest.approx(2.0), None)
+
+
+def test_a_machine_without_spare_cpu_in_the_quiet_windows_gives_no_ratio() -> None:
+    quiet, during = LiveWindow(300, 0, 5.0, 2.0, p50_ms=3.0), LiveWindow(310, 0, 50.0, 2.1, p50_ms=9.0)
+    ratio, refused = live_ratio(quiet, during, 250, 100.0, quiet_machine_cpu=85.0, max_machine_cpu=70.0)
+    assert ratio is None and refused is not None and refused.startswith("busy machine") and "85 %" in refused
+    assert live_ratio(quiet, during, 250, 100.0, quiet_machine_cpu=40.0, max_machine_cpu=70.0) == (
+        pytest.approx(10.0),
+        None,
+    )

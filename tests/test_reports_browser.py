@@ -118,28 +118,33 @@ def _has(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) 
     return int(np.all(np.abs(pixels.astype(int) - np.array(colour)) <= tolerance, axis=-1).sum())
 
 
-def test_report_opens_without_console_messages_or_requests_and_draws_grades_and_charts(chromium, tmp_path):
-    report = build(build_run())
-    page = tmp_path / "report.html"
-    page.write_text(render_html(report))
+def open_quietly(client: DevTools, page: Path, expression: str) -> Any:
+    """Open `page`, check it made no network request and logged nothing, and return `expression`'s JSON."""
     for domain in ("Page", "Network", "Runtime", "Log"):
-        chromium.call(f"{domain}.enable")
-    chromium.call("Page.navigate", url=page.as_uri())
-    chromium.wait_for("Page.loadEventFired")
-    boxes = json.loads(chromium.call("Runtime.evaluate", expression=BOXES_JS)["result"]["value"])
-
+        client.call(f"{domain}.enable")
+    client.call("Page.navigate", url=page.as_uri())
+    client.wait_for("Page.loadEventFired")
+    value = json.loads(client.call("Runtime.evaluate", expression=expression)["result"]["value"])
     requests = [
         e["params"]["request"]["url"]
-        for e in chromium.events
+        for e in client.events
         if e.get("method") == "Network.requestWillBeSent" and not e["params"]["request"]["url"].startswith("file:")
     ]
     assert requests == []
     console = [
         e["params"]
-        for e in chromium.events
+        for e in client.events
         if e.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
     ]
     assert console == []
+    return value
+
+
+def test_report_opens_without_console_messages_or_requests_and_draws_grades_and_charts(chromium, tmp_path):
+    report = build(build_run())
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report))
+    boxes = open_quietly(chromium, page, BOXES_JS)
 
     assert len(boxes["charts"]) == len(report.charts) == 9
     assert boxes["badges"] >= 14  # one letter per profile for each of the seven original benchmark rows

@@ -6,7 +6,7 @@ Modules, one concept each:
 - `pgtools`   where pg_dump / pg_restore live and how a DSN names a database
 - `files`     atomic writes, locked temporary files, stale-temporary cleanup
 - `threads`   blocking file work in worker threads, safe against cancellation
-- `throttle`  an asyncio token bucket on bytes per second
+- `throttle`  a token bucket on bytes per second (the streaming thread sleeps off its debt)
 - `checksums` per-table row counts and order-independent content checksums
 - `manifest`  the JSON manifest beside every backup file, and the catalogue of a backup directory
 - `dump`      taking a backup (baseline: pg_dump's gzip; optimized: -Z0, throttled, piped to `compressor`)
@@ -18,9 +18,7 @@ Modules, one concept each:
 - `scheduler` periodic backups inside the service
 - `runtime`   what the app's lifespan starts and stops, and the `backup:rpo` health check
 - `metrics`   Prometheus metrics (`athbench_backup_*`)
+
+The package imports nothing itself: the compressor process starts by importing it, and every module
+imported here (asyncpg, through `manifest`) would cost each backup ~0.2 s of CPU before compressing.
 """
-
-from system_under_test.backup.errors import BackupError, IntegrityError, VerificationError
-from system_under_test.backup.manifest import Manifest
-
-__all__ = ["BackupError", "IntegrityError", "Manifest", "VerificationError"]

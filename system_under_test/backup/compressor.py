@@ -2,8 +2,10 @@
 
 `python -m system_under_test.backup.compressor --level 3 --threads -1` reads the raw dump on stdin and
 writes one zstd frame (with its checksum, the format restore reads) to stdout, which is the backup's
-partial file. It first lowers its own priority (`nice` +10, and the idle I/O class where the kernel has
-one), so compression only uses CPU and disk time live traffic leaves over. At the end it prints one JSON
+partial file. The service lowers its priority (`nice` +10, and the idle I/O class where the kernel has
+one) the moment it is spawned, so even the interpreter's start-up and imports, a large share of a short
+backup's CPU, only use CPU and disk time live traffic leaves over; pg_dump gets the same treatment
+(`lower_priority(pid)`, from `dump.py`). At the end it prints one JSON
 line on stderr: `{"raw": bytes read, "written": bytes written, "sha256": hex digest of the written bytes}`,
 or, when writing failed, `{"errno": n, "error": "..."}` and exits 1 (a full disk stays recognizable).
 
@@ -34,14 +36,18 @@ _IOPRIO_SET = {"x86_64": 251, "aarch64": 30}  # syscall numbers
 _IOPRIO_WHO_PROCESS, _IOPRIO_CLASS_IDLE, _IOPRIO_CLASS_SHIFT = 1, 3, 13
 
 
-def lower_priority(increment: int = NICE_INCREMENT) -> bool:
-    """`nice` this process by `increment` and put it in the idle I/O class; False if the I/O class failed."""
-    os.nice(increment)
+def lower_priority(pid: int = 0, increment: int = NICE_INCREMENT) -> bool:
+    """Give process `pid` (0: this one) a nice value `increment` above this process's (never lowering it)
+    and the idle I/O class; False if the I/O class could not be set (the nice value always is)."""
+    target = min(os.getpriority(os.PRIO_PROCESS, 0) + increment, 19)
+    with contextlib.suppress(ProcessLookupError):  # it already exited: nothing left to slow down
+        if os.getpriority(os.PRIO_PROCESS, pid) < target:
+            os.setpriority(os.PRIO_PROCESS, pid, target)
     number = _IOPRIO_SET.get(os.uname().machine)
     if number is None:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(number, _IOPRIO_WHO_PROCESS, 0, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT) == 0
+    return libc.syscall(number, _IOPRIO_WHO_PROCESS, pid, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT) == 0
 
 
 class _Hashing:
@@ -79,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", type=int, default=3)
     parser.add_argument("--threads", type=int, default=-1)
-    parser.add_argument("--nice", type=int, default=NICE_INCREMENT)
     args = parser.parse_args(argv)
-    lower_priority(args.nice)
     try:
         report = compress(sys.stdin.buffer, sys.stdout.buffer, args.level, args.threads)
     except OSError as exc:
@@ -107,6 +111,7 @@ def start_compressor(out_fd: int, level: int, threads: int) -> Compressor:
     """Launch the compressor with stdout on `out_fd` (the partial file)."""
     argv = [sys.executable, "-m", "system_under_test.backup.compressor", f"--level={level}", f"--threads={threads}"]
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
+    lower_priority(process.pid)  # before its interpreter has done much: start-up and imports are niced too
     return Compressor(process)
 
 
