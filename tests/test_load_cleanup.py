@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 import harness
+from tests.process_support import interruptible
 
 SCRIPT = """
 import sys
@@ -33,6 +34,7 @@ def test_ctrl_c_stops_every_load_process() -> None:
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": repo},
+        preexec_fn=interruptible,
     )
     parent = psutil.Process(harness_process.pid)
     try:

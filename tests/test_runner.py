@@ -16,6 +16,7 @@ from harness import results as results_io
 from harness.packs import Pack, PackEntry
 from harness.runner import RunOptions, run_pack
 from scenarios.base import MetricSpec, Scenario
+from tests.process_support import interruptible
 
 STACK = {"seed_properties": 1_000, "upstream": False}
 
@@ -87,7 +88,11 @@ SLOW_RUN = textwrap.dedent(
 
 def test_ctrl_c_mid_run_keeps_partial_results_and_stops_everything(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_RUN, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-c", SLOW_RUN, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=interruptible,
     )
     try:
         output = ""

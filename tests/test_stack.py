@@ -15,6 +15,7 @@ import pytest
 
 from harness.processes import free_port
 from harness.stack import Stack, StackConfig, StackError
+from tests.process_support import interruptible
 
 SMALL = 1_000
 ATHBENCH = [sys.executable, "-m", "harness"]
@@ -99,6 +100,7 @@ def test_ctrl_c_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         deadline = time.monotonic() + 180

@@ -36,11 +36,14 @@ _read = get_original("os", "read")
 REAP_INTERVAL_S = 0.05
 
 
-def child(request: dict[str, object]) -> None:
-    """In the forked child: become the load process the request describes, then exit."""
+def child(request: dict[str, object], ready_fd: int) -> None:
+    """In the forked child: become the load process the request describes, then exit. Writing to
+    `ready_fd` tells the server the child leads its own session (so a `killpg` from the harness reaches it)."""
     code = 1
     try:
         os.setsid()
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores it; a load process must not
         log = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -94,12 +97,18 @@ def serve() -> None:
             line, buffer = buffer.split(b"\n", 1)
             try:
                 request = json.loads(line)
+                ready_read, ready_write = os.pipe()
                 pid = gevent.os.fork_gevent()
             except Exception as exc:  # a bad request or a failed fork is answered, not fatal
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             else:
                 if pid == 0:
-                    child(request)
+                    os.close(ready_read)
+                    child(request, ready_write)
+                os.close(ready_write)
+                # answer once the child leads its session (or has died trying: the pipe closes)
+                _read(ready_read, 1)
+                os.close(ready_read)
                 reply = {"pid": pid}
             sys.stdout.write(json.dumps(reply) + "\n")
             sys.stdout.flush()
