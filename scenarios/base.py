@@ -24,7 +24,9 @@ metrics that were not declared.
   `ctx.invalidate(reason)` marks the run invalid (not graded), keeping earlier reasons.
 - load phases, with ONE validity policy applied here, never by the scenario (`harness.phase.judge`):
   `ctx.load_phase(plan, endpoints=None, label=..., warmup_s=..., **run_load_kwargs) -> Phase`. A generator
-  fault (saturated, late) marks the run invalid with the reason; a backlog (the service did not keep up)
+  fault (saturated, late) marks the run invalid with the reason, except in a search step
+  (`load_phase(..., search_step=True)`: the search ends there, as a lower bound, and the step is listed in
+  `details["generator_limited"]`); a backlog (the service did not keep up)
   is listed in `details["overloaded"]` and `phase.bound == "at_least"`: record its latency percentiles
   with `bound=phase.bound`. `Phase`: `.load` (LoadResult), `.latency_ms("p95")`, `.good_throughput_rps`,
   `.point(**fields)` (a `details["points"]` row), `.mean("cpu_percent.service")` / `.values(...)` (the
@@ -311,6 +313,7 @@ class ScenarioContext:
         endpoints: Sequence[Endpoint] | None = None,
         *,
         label: str,
+        search_step: bool = False,
         **kwargs: Any,
     ) -> Phase:
         """Run one load phase against `target_url` and judge it (see the module docstring).
@@ -326,10 +329,12 @@ class ScenarioContext:
                 kwargs.setdefault("locustfile", self.locustfile)
         if self._sampled is not None:
             load, window = self._sampled.load(self.target_url, plan, endpoints, **kwargs)
-            return self._judge(label, load, window)
+            return self._judge(label, load, window, search_step)
         from harness.load.runner import run_load
 
-        return self._judge(label, run_load(self.target_url, plan, endpoints=endpoints, **kwargs))
+        return self._judge(
+            label, run_load(self.target_url, plan, endpoints=endpoints, **kwargs), search_step=search_step
+        )
 
     def background_phase(
         self, plan: ClosedPlan | OpenPlan, endpoints: Sequence[Endpoint], *, label: str, **kwargs: Any
@@ -349,9 +354,12 @@ class ScenarioContext:
             raise ScenarioError(str(exc)) from exc
         return self._judge(getattr(thread, "label", "background"), load)
 
-    def _judge(self, label: str, load: Any, window: Window | None = None) -> Phase:
+    def _judge(self, label: str, load: Any, window: Window | None = None, search_step: bool = False) -> Phase:
         phase = judge(label, load, window, self._sampled)
-        if phase.fault:
+        if phase.fault and search_step:
+            _, result = self._bound_result()
+            result.details.setdefault("generator_limited", []).append(f"{label}: {phase.fault}")
+        elif phase.fault:
             self.invalidate(f"{label}: {phase.fault}")
         elif phase.overloaded:
             _, result = self._bound_result()

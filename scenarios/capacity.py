@@ -10,7 +10,8 @@ Per repetition:
    >= `keep_up` x the offered rate, and its phase was neither backlogged nor limited by the load generator.
    `max_sustainable_rps` is the confirmed rate; when the search ended at the load generator or at
    `max_rps`, it is recorded as a lower bound ("at least"). Every phase goes through the context's one
-   validity policy (`ctx.load_phase`): a step whose generator was at fault also makes the run invalid.
+   validity policy (`ctx.load_phase`); a step is a search step there: a generator at fault ends the search
+   (a lower bound, listed in `details["generator_limited"]`) instead of making the run invalid.
 2. The same search against the trivial `/_test/ping` endpoint of the same service process, at the coarser
    `trivial_resolution`, its ramp starting at the mix's rate: `max_rps_ratio_to_trivial` = mix / trivial.
    The endpoint needs the test knobs: if it does not answer, the service is restarted with
@@ -131,6 +132,7 @@ def capacity_search(
             plan,
             endpoints,
             label=f"{label}-rep{rep + 1}-step{len(loads) + 1}-{rate:.0f}rps",
+            search_step=True,
             warmup_s=params["step_warmup_s"],
             drain_s=2.0,
             cpu_limit_percent=params["generator_cpu_limit"],

@@ -1,5 +1,5 @@
-"""Load from several machines (on loopback): a master bound through the CLI's option path waits for
-workers started separately (`python -m harness load-worker` / the worker process), merges their
+"""Load from several machines (on loopback): a master (`athbench run --load-master`, or its option
+path) waits for workers started separately (`python -m harness load-worker` / the worker process), merges their
 histograms exactly, refuses extra workers and other athbench versions, and turns a lost worker or a
 missing one into a clear, bounded failure."""
 
@@ -23,6 +23,7 @@ from test_load_ground_truth import Behaviour, Handler, Server
 from typer.testing import CliRunner
 
 import harness
+from harness import results as results_io
 from harness.cli import app
 from harness.exports import load_workers_kubernetes
 from harness.load.endpoints import Endpoint
@@ -244,3 +245,29 @@ def test_kubernetes_export_has_the_workers_and_the_master_service() -> None:
     assert result.exit_code == 0, result.output
     kinds = [d["kind"] for d in yaml.safe_load_all(result.output) if d]
     assert kinds.count("Deployment") == 2 and "Service" in kinds
+
+
+def test_athbench_run_as_master_drives_two_load_worker_processes(
+    target: tuple[str, Behaviour], master: str, tmp_path: Path
+) -> None:
+    """The whole path a user takes: `athbench run --target ... --load-master --expect-workers 2` on one side,
+    two `athbench load-worker` processes on the other; each serves the one phase, which counts every request."""
+    url, _behaviour = target
+    endpoints = tmp_path / "endpoints.toml"
+    endpoints.write_text('[[endpoint]]\nname = "fast"\npath = "/fast"\n')
+    workers = [load_worker(master) for _ in range(2)]
+    try:
+        command = [
+            sys.executable, "-m", "harness", "run", "target_latency", "--pack", "target", "--target", url,
+            "--endpoints", str(endpoints), "--param", "rates=[40.0]", "--param", "duration_s=2.0",
+            "--param", "warmup_s=0.5", "--load-master", master, "--expect-workers", "2", "-o", str(tmp_path / "out"),
+        ]  # fmt: skip
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=180, check=False)
+    finally:
+        outcomes = [finish(w) for w in workers]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert [code for code, _err in outcomes] == [0, 0], outcomes  # each worker served the phase, then stopped
+    (results_file,) = (tmp_path / "out").glob("*/results.json")
+    scenario = results_io.read(results_file).scenarios[0]
+    assert scenario.status == "complete", scenario.reason
+    assert scenario.metrics["throughput_rps"].median == pytest.approx(40.0, rel=0.1)

@@ -176,6 +176,18 @@ def test_one_validity_policy_for_every_load_phase(
         assert "lower bounds" in result.details["overloaded"]["note"]
 
 
+def test_a_search_step_whose_generator_saturated_ends_the_search_without_invalidating_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = synthetic_load(False, "generator", "generator CPU at 98 %")
+    monkeypatch.setattr(harness.load.runner, "run_load", lambda *args, **kwargs: load)
+    ctx, result, _ = bound_context(tmp_path)
+    phase = ctx.load_phase(ClosedPlan(users=1, duration_s=1.0), [], label="step 7", search_step=True)
+    assert phase.fault == "generator CPU at 98 %"  # the search sees it (a lower bound) ...
+    assert result.status == "complete"  # ... and the run stays valid, saying which step it was
+    assert result.details["generator_limited"] == ["step 7: generator CPU at 98 %"]
+
+
 # packs, the rubric and the docs against the declarations -------------------------------------------------
 
 
