@@ -75,6 +75,18 @@ async def test_killed_pg_dump_fails_the_backup_and_leaves_no_file(
     assert backup_files(tmp_path) == []
 
 
+async def group_gone(pgid: int, timeout_s: float = 10.0) -> None:
+    """Wait until no process of group `pgid` is left (SIGKILL is delivered asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"process group {pgid} still has members after {timeout_s} s")
+
+
 async def test_backup_process_killed_midway_is_cleaned_up_by_the_next_run(
     seeded_dsn: str, pg_bin: Path, tmp_path: Path
 ) -> None:
@@ -95,6 +107,7 @@ async def test_backup_process_killed_midway_is_cleaned_up_by_the_next_run(
     finally:
         os.killpg(child.pid, signal.SIGKILL)  # the backup process and its pg_dump, mid-write
         child.wait(timeout=10)
+        await group_gone(child.pid)  # a writer still dying holds its lock: its file is then not stale yet
 
     leftovers = backup_files(tmp_path)
     assert leftovers and all(name.startswith(".") and name.endswith(".partial") for name in leftovers)

@@ -28,6 +28,8 @@ import traceback  # noqa: E402
 import gevent.os  # noqa: E402
 from gevent.monkey import get_original  # noqa: E402
 
+import harness.load.distributed  # noqa: E402  imported once here, not in every child
+import harness.load.generator  # noqa: E402, F401  (Locust, the generator)
 from harness.load import worker  # noqa: E402
 
 _select = get_original("select", "select")
