@@ -8,8 +8,10 @@ expected = `SCENARIO_OVERHEAD_S` (service restart, sampling set-up, per-scenario
   ``*threshold_s``, ``*interval_s``, ``poll_s``, ``lead_s``, ``observe_s``, ``max_step_s``);
 - rounds = ``repetitions`` (default 1) x the length of the longest list parameter (the worker counts,
   faults, concurrency levels or rates each get their own phases).
-Searches (capacity) and health windows take longer than their parameters say; `remaining_s` therefore
-scales what is left by how long the finished scenarios really took against their estimates.
+A scenario whose time its parameters do not tell (searches, waits for intervals) gives its own estimate
+(`Scenario.estimate`). `remaining_s` scales what is left by how long the finished scenarios really took
+against their estimates, shrunk toward 1 by a prior worth a quarter of the whole pack's estimate, so one
+scenario that ran over at the start does not multiply the hour that follows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 SCENARIO_OVERHEAD_S = 10.0
+PRIOR_WEIGHT = 0.25  # the estimate's weight in the scale, as a share of the whole pack's expected seconds
 _NOT_PHASES = ("zipf_s", "timeout_s", "threshold_s", "interval_s", "poll_s", "lead_s", "observe_s", "max_step_s")
 
 
@@ -41,5 +44,6 @@ def expected_seconds(params: Mapping[str, Any]) -> float:
 def remaining_s(expected: Sequence[float], finished: int, spent_s: float) -> float:
     """Seconds left once `finished` of the `expected` scenario times are done, after `spent_s` seconds."""
     done_expected = sum(expected[:finished])
-    scale = spent_s / done_expected if finished and done_expected > 0 and spent_s > 0 else 1.0
+    prior = PRIOR_WEIGHT * sum(expected)
+    scale = (spent_s + prior) / (done_expected + prior) if finished and prior > 0 else 1.0
     return scale * sum(expected[finished:])

@@ -8,7 +8,7 @@
 - A Grafana dashboard over the same metrics, its thresholds drawn from the same numbers.
 The numbers come from a `Sizing`: by default the original assessment's fixed values (2 replicas,
 256Mi/100m requests, 512Mi/500m limits, 100 ms, 256 MiB, 1 h RPO, 99.9 %), or a run's capacity plan
-(`reports.capacity_plan.sizing`, `athbench export --from RUN`). Every metric name used here is listed in
+(`sizing`, `athbench export --from RUN`). Every metric name used here is listed in
 METRICS, and a test checks each exists in the service's /metrics.
 """
 
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from reports.capacity_plan import Plan
 
 APP = "athbench-service"
 PORT = 8080
@@ -42,6 +44,31 @@ class Sizing:
     availability: float = 0.999
     breaker_for: str = "1m"
     source: str = "fixed defaults of the original assessment"
+
+
+def sizing(p: Plan, source: str) -> Sizing:
+    """The numbers `athbench export` writes for a plan (a figure not derived keeps the fixed default)."""
+    default = Sizing()
+
+    def get(key: str, fallback: Any, make: Any) -> Any:
+        value = p.value(key)
+        return fallback if value is None else make(value)
+
+    alerts = {a.name: a for a in p.alerts}
+    return Sizing(
+        replicas=get("pods", default.replicas, int),
+        cpu_request=get("cpu_request", default.cpu_request, lambda v: f"{int(v)}m"),
+        cpu_limit=get("cpu_limit", default.cpu_limit, lambda v: f"{int(v)}m"),
+        memory_request=get("memory_request", default.memory_request, lambda v: f"{int(v)}Mi"),
+        memory_limit=get("memory_limit", default.memory_limit, lambda v: f"{int(v)}Mi"),
+        db_pool_size=get("pool", None, int),
+        latency_target_s=alerts["HighP95Latency"].threshold,
+        memory_alert_bytes=int(alerts["HighMemory"].threshold),
+        rpo_s=int(alerts["BackupTooOld"].threshold),
+        availability=p.target.availability,
+        breaker_for=alerts["CircuitBreakerOpen"].for_,
+        source=source,
+    )
 
 
 P95 = (

@@ -15,6 +15,7 @@ measured by the service and by the scenarios themselves.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -37,9 +38,12 @@ def pg_bin_dir() -> Path:
     override = os.environ.get("ATHBENCH_PG_BIN")
     if override:
         return Path(override)
-    import pgserver
-
-    site = Path(pgserver.__file__).parent.parent  # pginstall's binaries find their libraries in ../pgserver.libs
+    spec = importlib.util.find_spec("pgserver")  # located, not imported: its import warns about XDG_RUNTIME_DIR
+    if spec is None or not spec.submodule_search_locations:
+        raise PostgresError("pgserver is not installed: install athbench's dependencies or set ATHBENCH_PG_BIN")
+    site = Path(
+        spec.submodule_search_locations[0]
+    ).parent  # pginstall's binaries find their libraries in ../pgserver.libs
     return shared_install(site, ["pgserver/pginstall", "pgserver.libs"]) / "pgserver" / "pginstall" / "bin"
 
 

@@ -107,7 +107,7 @@ def run_pack(pack: Pack, options: RunOptions) -> tuple[RunResults, Path]:
             results.environment["target"] = {"url": options.target_url, "pids": list(options.target_pids)}
         results_io.save(results, results_path)
         runs = [(entry, profile) for entry in entries for profile in options.profiles]
-        expected = [expected_seconds(entry.params) for entry, _ in runs]
+        expected = [(entry.scenario.estimate or expected_seconds)(entry.params) for entry, _ in runs]
         t0 = time.monotonic()
         for i, (entry, profile) in enumerate(runs):
             label = f"[{i + 1}/{len(runs)}] {entry.scenario.name}/{profile}"

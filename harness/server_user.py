@@ -24,6 +24,7 @@ import os
 import shutil
 import stat
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def reachable_by_others(path: Path) -> bool:
 
 def ensure_user() -> tuple[int, int]:
     """Create the server user if missing; return its uid and gid."""
-    from pgserver.utils import ensure_user_exists
+    with warnings.catch_warnings():  # importing pgserver warns when XDG_RUNTIME_DIR is unset, as under root
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        from pgserver.utils import ensure_user_exists
 
     entry = ensure_user_exists(SYSTEM_USER)
     assert entry is not None

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.exports import Sizing
 from harness.results import Metric, RunResults, ScenarioResult
 
 LIMIT_FACTOR = 1.5
@@ -650,28 +649,3 @@ def plan(run: RunResults, profile: str, target: Target | None = None) -> Plan:
 def plans(run: RunResults) -> dict[str, Plan]:
     """A plan per profile that measured capacity."""
     return {p: plan(run, p) for p in run.profiles if _scenario(run, p, "capacity") is not None}
-
-
-def sizing(p: Plan, source: str) -> Sizing:
-    """The numbers `athbench export` writes for a plan (a figure not derived keeps the fixed default)."""
-    default = Sizing()
-
-    def get(key: str, fallback: Any, make: Any) -> Any:
-        value = p.value(key)
-        return fallback if value is None else make(value)
-
-    alerts = {a.name: a for a in p.alerts}
-    return Sizing(
-        replicas=get("pods", default.replicas, int),
-        cpu_request=get("cpu_request", default.cpu_request, lambda v: f"{int(v)}m"),
-        cpu_limit=get("cpu_limit", default.cpu_limit, lambda v: f"{int(v)}m"),
-        memory_request=get("memory_request", default.memory_request, lambda v: f"{int(v)}Mi"),
-        memory_limit=get("memory_limit", default.memory_limit, lambda v: f"{int(v)}Mi"),
-        db_pool_size=get("pool", None, int),
-        latency_target_s=alerts["HighP95Latency"].threshold,
-        memory_alert_bytes=int(alerts["HighMemory"].threshold),
-        rpo_s=int(alerts["BackupTooOld"].threshold),
-        availability=p.target.availability,
-        breaker_for=alerts["CircuitBreakerOpen"].for_,
-        source=source,
-    )

@@ -576,6 +576,8 @@ class Scenario:
     needs_stack: bool = True
     area: str = ""
     metrics: tuple[MetricSpec, ...] = ()
+    # expected wall seconds for these parameters, for progress only; None: `harness.eta.expected_seconds`
+    estimate: Callable[[dict[str, Any]], float] | None = None
 
     def __post_init__(self) -> None:
         if not self.metrics:

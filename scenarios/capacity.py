@@ -291,10 +291,29 @@ def _pooled_fit(levels: list[dict[str, Any]], details: dict[str, Any]) -> None:
     details["usl"] = {**fit.to_dict(), "curve": [[n, x] for n, x in zip(grid, fit.predict(grid), strict=True)]}
 
 
+PHASE_OVERHEAD_S = 2.5  # a load phase's start, drain and summary beyond its planned seconds
+ASSUMED_RPS = 1000.0  # the step length depends on the rate found; this guess sizes the estimate
+
+
+def estimate(params: dict[str, Any]) -> float:
+    """Expected wall seconds (progress only): per repetition a ramp of about 3 steps, bisection to the
+    resolution and a confirming step, for the mix and the trivial endpoint, then the concurrency levels."""
+    step = params["step_warmup_s"] + max(params["min_step_s"], params["min_requests"] / ASSUMED_RPS)
+    step += PHASE_OVERHEAD_S
+
+    def steps(resolution: float) -> float:
+        return 3 + math.ceil(math.log2(1.0 / resolution)) + params["confirm_factor"]
+
+    levels = len(params["concurrency_levels"]) * (params["level_s"] + 0.5 + PHASE_OVERHEAD_S)
+    per_repetition = (steps(params["resolution"]) + steps(params["trivial_resolution"])) * step + levels
+    return 10.0 + params["settle_s"] + params["repetitions"] * per_repetition
+
+
 SCENARIO = Scenario(
     name="capacity",
     description="max arrival rate within the p95 SLO, ratio to a trivial endpoint, USL fit of closed-model throughput",
     run=run,
+    estimate=estimate,
     defaults={
         "slo_p95_ms": 100.0,
         "error_budget": 0.01,

@@ -339,10 +339,18 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else 1000.0 * seconds
 
 
+def estimate(params: dict[str, Any]) -> float:
+    """Expected wall seconds (progress only): two idle phases of windows, the wait for `interval_rounds`
+    nominal intervals (30 s, the longer profile's), the profile and three service starts."""
+    windows = 2 * params["windows"] * (params["window_s"] + 0.5) + 2 * params["settle_s"]
+    return windows + (params["interval_rounds"] + 1) * 30.0 + params["profile_s"] + 3 * 5.0
+
+
 SCENARIO = Scenario(
     name="health_overhead",
     description="CPU and event-loop lag caused by the service's health loop (on vs off, idle service)",
     run=run,
+    estimate=estimate,
     defaults={
         "test_interval_s": 1.0,
         "window_s": 10.0,

@@ -9,9 +9,9 @@ import yaml
 from reports_fixtures import build_run
 
 from harness.cache_sim import lru_curve, lru_hit_ratio, size_for_hit_ratio, zipf_trace
-from harness.exports import kubernetes, prometheus_rules
+from harness.exports import kubernetes, prometheus_rules, sizing
 from harness.results import Metric, RunResults, ScenarioResult, TimeSeries
-from reports.capacity_plan import PlanError, Target, pgtune, plan, pods_needed, sizing
+from reports.capacity_plan import PlanError, Target, pgtune, plan, pods_needed
 from reports.render import build, render_html, render_markdown
 
 

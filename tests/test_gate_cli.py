@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from harness import results as results_io
 from harness.cli import app
+from tests.process_support import assert_gone, read_until
 
 TINY_PACK = """
 [pack]
@@ -44,14 +44,7 @@ def test_sigterm_to_gate_pack_stops_every_child_and_keeps_partial_results(
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     children: list[int] = []
     try:
-        output = ""
-        deadline = time.monotonic() + 180
-        while "[db_query / baseline]" not in output and time.monotonic() < deadline:
-            line = proc.stdout.readline() if proc.stdout else ""
-            if not line and proc.poll() is not None:
-                break
-            output += line
-        assert "[db_query / baseline]" in output, output
+        read_until(proc, "[db_query / baseline]")
         children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
         names = {psutil.Process(p).name() for p in children}
         assert len(children) >= 2 and not {"postgres", "redis-server"} & names, names  # the given servers used
@@ -60,12 +53,7 @@ def test_sigterm_to_gate_pack_stops_every_child_and_keeps_partial_results(
     finally:
         if proc.poll() is None:
             proc.kill()
-    deadline = time.monotonic() + 10
-    alive = children
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.1)
-    assert not alive, f"orphan processes left: {alive}"
+    assert_gone(children)
     (run_dir,) = (tmp_path / "out" / "baseline").iterdir()
     saved = results_io.read(run_dir)
     assert saved.environment["stack"]["embedded"] == {"postgres": False, "redis": False}

@@ -16,7 +16,7 @@ from harness import results as results_io
 from harness.packs import Pack, PackEntry
 from harness.runner import RunOptions, run_pack
 from scenarios.base import MetricSpec, Scenario
-from tests.process_support import interruptible
+from tests.process_support import assert_gone, interruptible, read_until
 
 STACK = {"seed_properties": 1_000, "upstream": False}
 
@@ -95,11 +95,7 @@ def test_ctrl_c_mid_run_keeps_partial_results_and_stops_everything(tmp_path: Pat
         preexec_fn=interruptible,
     )
     try:
-        output = ""
-        deadline = time.monotonic() + 180
-        while "measuring" not in output and time.monotonic() < deadline and proc.poll() is None:
-            output += proc.stdout.readline() if proc.stdout else ""
-        assert "measuring" in output, output
+        read_until(proc, "measuring")
         children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
         assert len(children) >= 3
         os.kill(proc.pid, signal.SIGINT)
@@ -107,9 +103,7 @@ def test_ctrl_c_mid_run_keeps_partial_results_and_stops_everything(tmp_path: Pat
     finally:
         if proc.poll() is None:
             proc.kill()
-    time.sleep(0.5)
-    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert not alive
+    assert_gone(children)
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     saved = results_io.read(run_dir)
     assert saved.status == "incomplete"

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 from harness.processes import free_port
 from harness.stack import Stack, StackConfig, StackError
-from tests.process_support import interruptible
+from tests.process_support import assert_gone, interruptible, read_until
 
 SMALL = 1_000
 ATHBENCH = [sys.executable, "-m", "harness"]
@@ -23,15 +22,6 @@ ATHBENCH = [sys.executable, "-m", "harness"]
 
 def _stack_pids(stack: Stack) -> list[int]:
     return [p.pid for procs in stack.processes().values() for p in procs]
-
-
-def _assert_gone(pids: list[int], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.1)
-    assert not alive, f"orphan processes left: {[psutil.Process(p).cmdline()[:3] for p in alive]}"
 
 
 def test_stack_up_ready_on_loopback_and_stops_clean(tmp_path: Path) -> None:
@@ -48,7 +38,7 @@ def test_stack_up_ready_on_loopback_and_stops_clean(tmp_path: Path) -> None:
         stack.start_service("optimized")
         assert httpx.get(f"{stack.service_url}/health/ready").status_code == 200
         pids += _stack_pids(stack)
-    _assert_gone(pids)
+    assert_gone(pids)
 
 
 def test_external_servers_replace_embedded(tmp_path: Path, fresh_db_dsn: str, redis_url: str) -> None:
@@ -103,14 +93,7 @@ def test_ctrl_c_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
         preexec_fn=interruptible,
     )
     try:
-        deadline = time.monotonic() + 180
-        output = ""
-        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
-            line = proc.stdout.readline() if proc.stdout else ""
-            if not line and proc.poll() is not None:
-                break
-            output += line
-        assert "Press Ctrl-C" in output, output
+        read_until(proc, "Press Ctrl-C")
         children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
         names = {psutil.Process(p).name() for p in children}
         assert {"postgres", "redis-server"} <= names, names
@@ -119,4 +102,4 @@ def test_ctrl_c_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    _assert_gone(children)
+    assert_gone(children)

@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from harness.exports import ARTIFACTS, Sizing, load_workers_kubernetes
+from harness.exports import ARTIFACTS, Sizing, load_workers_kubernetes, sizing
 from harness.results import ResultsError, read
-from reports.capacity_plan import PlanError, plan, sizing
+from reports.capacity_plan import PlanError, plan
 
 console = Console()
 

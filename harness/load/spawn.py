@@ -40,18 +40,24 @@ class LoadProcess:
         """The exit code once it has ended (-9 when it was killed before reporting one), else None."""
         if self._popen is not None:
             return self._popen.poll()
-        assert self._status_path is not None
-        if self._status_path.exists():
-            text = self._status_path.read_text().strip()
-            if text:
-                return int(text)
+        if (code := self._reported()) is not None:
+            return code
         try:
             if psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE:
                 return None
         except psutil.NoSuchProcess:
             pass
-        text = self._status_path.read_text().strip() if self._status_path.exists() else ""
-        return int(text) if text else -signal.SIGKILL
+        code = self._reported()  # read again: it may have reported between the first read and its exit
+        return -signal.SIGKILL if code is None else code
+
+    def _reported(self) -> int | None:
+        """The exit code the fork server's child wrote to its status file, if it has yet."""
+        assert self._status_path is not None
+        try:
+            text = self._status_path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text else None
 
     def wait(self, timeout: float) -> int:
         """Wait up to `timeout` seconds; `subprocess.TimeoutExpired` when it is still running."""

@@ -3,6 +3,7 @@ them without its password on the command line (any local user can read another's
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Mapping
@@ -22,12 +23,9 @@ def pg_bin_dir() -> Path:
         if not (path / "pg_dump").exists():
             raise BackupError(f"ATHBENCH_PG_BIN={override} does not contain pg_dump")
         return path
-    try:
-        import pgserver
-    except ImportError:
-        pgserver = None
-    if pgserver is not None:
-        path = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    spec = importlib.util.find_spec("pgserver")  # located, not imported (its import only warns and takes time)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
         if (path / "pg_dump").exists():
             return path
     found = shutil.which("pg_dump")
