@@ -225,10 +225,24 @@ def _span(fig: Figure, low: float | None, high: float | None, why_none: str) -> 
 # ---- pods -------------------------------------------------------------------------------------------
 
 
-def _usl(run: RunResults, profile: str) -> dict[str, Any] | None:
+def _usl(run: RunResults, profile: str) -> tuple[dict[str, Any] | None, str]:
+    """horizontal_scaling's fit over service processes, or None and why it is not used for pods. A fit
+    whose largest process count left no core free (the generator, PostgreSQL and Redis share the machine)
+    measured contention for that machine, not how pods on their own nodes scale: it is not used."""
     found = _scenario(run, profile, "horizontal_scaling")
-    usl = (found.details.get("usl") if found else None) or {}
-    return usl if "lambda" in usl else None
+    if found is None:
+        return None, "horizontal_scaling not measured"
+    usl = found.details.get("usl") or {}
+    if "lambda" not in usl:
+        return None, str(usl.get("error", "horizontal_scaling has no fit"))
+    cpus = (found.details.get("machine") or {}).get("cpus")
+    workers = max((int(p.get("workers", 0)) for p in found.details.get("points", [])), default=0)
+    if cpus is not None and workers >= int(cpus):
+        return None, (
+            f"the fit over processes was measured with up to {workers} workers on {cpus} cores shared with "
+            "the generator and the database: contention for that machine, not pods on their own nodes"
+        )
+    return usl, ""
 
 
 def _speedup(n: float, sigma: float, kappa: float) -> float:
@@ -254,7 +268,7 @@ def _pods(run: RunResults, profile: str, t: Target) -> tuple[Figure, dict[str, A
     cap = _metric(run, profile, "capacity.max_sustainable_rps")
     if cap is None:
         return _missing("pods", "service pods", "pods", rule, "capacity.max_sustainable_rps not measured"), {}
-    usl = _usl(run, profile)
+    usl, why_not = _usl(run, profile)
     inputs = [describe("capacity.max_sustainable_rps", cap) + " per process within the p95 SLO"]
     scenarios_ci: list[tuple[float, float]] = []
     if usl is not None:
@@ -270,9 +284,8 @@ def _pods(run: RunResults, profile: str, t: Target) -> tuple[Figure, dict[str, A
         scaling = "S(N) from the USL fit over service processes"
     else:
         sigma = kappa = 0.0
-        why = (_scenario(run, profile, "horizontal_scaling") or ScenarioResult("", "")).details.get("usl") or {}
-        inputs.append(f"no USL fit over processes ({why.get('error', 'horizontal_scaling not measured')})")
-        scaling = "S(N) = N assumed (linear: no USL fit over processes in this run)"
+        inputs.append(f"no USL fit over processes used ({why_not})")
+        scaling = "S(N) = N assumed (linear, optimistic: the pods share one database; no usable USL fit in this run)"
     spare = int(t.spare_pods)
     n = pods_needed(cap.median, t.rps, t.utilization, sigma, kappa)
     fig = Figure("pods", "service pods", None if n is None else n + spare, "pods", f"{rule}; {scaling}", inputs)

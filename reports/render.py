@@ -15,6 +15,7 @@ from harness.results import Metric, RunResults
 from harness.stats import MIN_N_FOR_CI
 from reports import capacity_plan, charts, findings, recommendations
 from reports.grading import (
+    USABLE_STATUSES,
     Assessment,
     Comparison,
     MetricGrade,
@@ -68,9 +69,29 @@ class Report:
         """Graded profiles whose overall grade rests on a metric with n < 6."""
         return [p for p, a in self.assessments.items() if a.graded and a.provisional]
 
+    @property
+    def ungraded(self) -> list[tuple[str, str, str, str]]:
+        """(scenario, profile, status, first reason) of every scenario run the grades leave out (invalid,
+        failed): their areas read "not measured" or "failed", and this says why."""
+        out = []
+        for s in self.run.scenarios:
+            if s.status not in USABLE_STATUSES:
+                reasons = (s.reason or "no reason given").split("; ")
+                more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+                out.append((s.name, s.profile, s.status, reasons[0] + more))
+        return out
+
     def target(self, key: str, better: str = "none") -> Target | None:
         """The one target of ``scenario.metric`` in this report (`grading.target_for`)."""
         return target_for(key, self.run.targets, self.rubric, better)
+
+    def load_note(self, key: str) -> str:
+        """" (at R req/s)" when ``scenario.metric``'s scenario ran at one open-model rate (its `rate` or
+        `rate_rps` parameter): a latency or memory figure means little without the load it was taken at."""
+        scenario = next((s for s in self.run.scenarios if s.name == key.split(".", 1)[0]), None)
+        params = scenario.params if scenario is not None else {}
+        rate = params.get("rate", params.get("rate_rps"))
+        return f" (at {rate:g} req/s)" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else ""
 
     def figure(self, profile: str, key: str) -> str:
         """``scenario.metric`` of ``profile`` as value, bound, interval and n (for a finding's evidence)."""

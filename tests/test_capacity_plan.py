@@ -25,9 +25,12 @@ def _scale(run: RunResults, scenario: str, metric: str, factor: float) -> None:
     found.metrics[metric] = Metric.from_samples([x * factor for x in m.samples], m.unit, m.better)
 
 
-def _with_usl(run: RunResults, sigma: float, kappa: float) -> RunResults:
+def _with_usl(run: RunResults, sigma: float, kappa: float, cpus: int = 8) -> RunResults:
+    """horizontal_scaling's fit over 1-4 workers, measured on a machine of `cpus` cores."""
     usl = {"lambda": 100.0, "sigma": sigma, "kappa": kappa, "ci95": None, "ci_note": "too few levels"}
-    run.scenarios.append(ScenarioResult("horizontal_scaling", "optimized", details={"usl": usl}))
+    points = [{"workers": n, "processes": n + 1} for n in (1, 2, 3, 4)]
+    details = {"usl": usl, "points": points, "machine": {"cpus": cpus}}
+    run.scenarios.append(ScenarioResult("horizontal_scaling", "optimized", details=details))
     return run
 
 
@@ -65,6 +68,16 @@ def test_a_lower_usl_peak_needs_more_pods() -> None:
     assert linear < gentle < steep
     cap = _run().scenario("capacity", "optimized").metrics["max_sustainable_rps"].median
     assert linear == math.ceil(3000 / (cap * 0.7)) + 1  # linear S(N) = N, 70 % utilization, one spare
+
+
+def test_a_fit_over_more_workers_than_cores_is_not_used_for_pods() -> None:
+    """On 2 cores shared with the generator and the database, 4 workers measure that machine's contention:
+    the plan assumes linear scaling and says why, instead of "not reachable by adding pods"."""
+    target = Target(rps=3000)
+    crowded = plan(_with_usl(_run(), 0.5, 0.05, cpus=2), "optimized", target).figure("pods")
+    assert crowded.value == plan(_run(), "optimized", target).value("pods")
+    assert any("up to 4 workers on 2 cores" in line for line in crowded.inputs), crowded.inputs
+    assert "S(N) = N assumed" in crowded.rule
 
 
 def test_a_target_the_usl_peak_cannot_reach_is_said_so() -> None:

@@ -73,6 +73,22 @@ def test_a_run_of_invalid_scenarios_renders_as_not_graded(tmp_path: Path):
     assert "generator fell behind its schedule" in html  # the appendix keeps every scenario's reason
 
 
+def test_one_invalid_scenario_is_named_with_its_first_reason_beside_the_grades():
+    run = build_run()
+    (latency,) = [s for s in run.scenarios if s.name == "api_latency" and s.profile == "optimized"]
+    latency.status = "invalid"
+    latency.reason = "repetition 1: load generator fell behind its schedule; repetition 2: generator short of CPU"
+    report = build(run, with_charts=False)
+    html, markdown = render_html(report), render_markdown(report)
+    assert report.ungraded == [
+        ("api_latency", "optimized", "invalid", "repetition 1: load generator fell behind its schedule (+1 more)")
+    ]
+    assert "**Left out of the grades:** `api_latency` (optimized) invalid: repetition 1:" in markdown
+    summary = html[html.index('id="summary"') : html.index('id="areas"')]
+    assert "Left out of the grades:" in summary and "<code>api_latency</code> (optimized) invalid" in summary
+    assert "Left out of the grades" not in render_markdown(build(build_run(), with_charts=False))
+
+
 def test_markdown_summary_lists_grades_bottlenecks_and_claims():
     markdown = render_markdown(build(build_run(), with_charts=False))
     assert "| baseline | **B-** provisional |" in markdown and "| optimized | **A+** provisional |" in markdown
