@@ -86,7 +86,7 @@ class Report:
         return target_for(key, self.run.targets, self.rubric, better)
 
     def load_note(self, key: str) -> str:
-        """" (at R req/s)" when ``scenario.metric``'s scenario ran at one open-model rate (its `rate` or
+        """ " (at R req/s)" when ``scenario.metric``'s scenario ran at one open-model rate (its `rate` or
         `rate_rps` parameter): a latency or memory figure means little without the load it was taken at."""
         scenario = next((s for s in self.run.scenarios if s.name == key.split(".", 1)[0]), None)
         params = scenario.params if scenario is not None else {}
