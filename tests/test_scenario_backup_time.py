@@ -32,9 +32,6 @@ PARAMS: dict[str, Any] = {
     "live_keys": 50,
 }
 DELAY_MS = 300.0
-# the delay test streams at 100 req/s: at 150, or with 6 backups per window, the delayed backup windows left
-# a backlog that overloaded the next quiet window; 4 delayed backups per window held 84 requests on the CI machine
-DELAYED = {"repetitions": 2, "live_rate_rps": 100.0}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +87,7 @@ def test_delay_injected_only_while_backups_run_shows_in_the_backup_window(
             httpx.put(knobs, json={}, timeout=10.0).raise_for_status()
 
     monkeypatch.setattr(backup_time, "_backup", delayed_backup)
-    result = run_scenario(SCENARIO, stack, "optimized", tmp_path, **{**PARAMS, **DELAYED})
+    result = run_scenario(SCENARIO, stack, "optimized", tmp_path, **{**PARAMS, "repetitions": 2})
     reps = result.details["repetitions"]
     pairs = PARAMS["window_pairs"]
     assert [r["order"] for r in reps] == [["quiet", "backup"] * pairs, ["backup", "quiet"] * pairs]  # counterbalanced
@@ -98,13 +95,12 @@ def test_delay_injected_only_while_backups_run_shows_in_the_backup_window(
         # had the window taken requests from outside the backups (more than 5 %), its p95 would fall below
         assert rep["during_backup"]["p95_ms"] >= 0.95 * DELAY_MS
         assert rep["during_backup"]["requests"] >= PARAMS["min_window_requests"]
-    # the quiet-first repetition has its ratio; a backlog the delay left behind may make the second refuse its
-    # own (a quiet window that is not keeping up gives no ratio), and then says so
-    assert reps[0]["live_p95_refused"] is None
-    assert all(r["live_p95_refused"].startswith("overloaded") for r in reps if r["live_p95_refused"])
-    kept = [r for r in reps if r["live_p95_ratio"] is not None]
+        # and the quiet windows, before and after delayed ones, are not delayed: nothing (a generator falling
+        # behind its schedule, as the httpx-based probes did at 100 req/s) carries the delay across windows
+        assert rep["quiet"]["p95_ms"] < 0.5 * DELAY_MS, rep["quiet"]
+        assert rep["live_p95_refused"] is None
     ratio = result.metrics["live_p95_backup_ratio"]
-    assert ratio.samples == pytest.approx([r["during_backup"]["p95_ms"] / r["quiet"]["p95_ms"] for r in kept])
+    assert ratio.samples == pytest.approx([r["during_backup"]["p95_ms"] / r["quiet"]["p95_ms"] for r in reps])
 
 
 def test_a_corrupted_dump_in_one_repetition_of_three_is_a_zero_sample(
