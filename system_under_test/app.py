@@ -21,6 +21,7 @@ from starlette.routing import Route
 from system_under_test import knobs, replica
 from system_under_test.api import admin_backups, assessments, market, portfolios, prediction, properties
 from system_under_test.api.errors import install_error_handlers
+from system_under_test.api.market_prices import PriceDistributions
 from system_under_test.backup.runtime import BackupRuntime
 from system_under_test.cache import build_cache
 from system_under_test.cache import routes as cache_routes
@@ -70,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.loop_lag = LoopLagMonitor()
     app.state.health = HealthMonitor(settings.profile, db, redis, settings.health_interval_s, sampler)
     app.state.price_model = prediction.PriceModelHolder(db)
+    app.state.market_prices = PriceDistributions(db) if settings.profile == "optimized" else None
     backups = BackupRuntime.start(settings)  # None when ATHBENCH_BACKUP_DIR is not set
     app.state.backups = backups.service if backups is not None else None
     if backups is not None:
