@@ -11,6 +11,13 @@ step at a constant rate), so it is tested without a server:
    end of the bracket, the bracket's lower end is the highest rate that passed below it, and 2-3 repeat
    (at most `confirmations` times; then no rate is reported).
 
+A failure is checked as a pass is (`recheck_failures`): a ramp or bisection step that fails for the
+service's sake is measured again at once, `confirm_factor` times longer, and the longer step's verdict
+stands. A service with periodic stalls (a health round that blocks the event loop for a second, a view
+refresh, a checkpoint) fails any short step that contains one: unchecked, one such step below the limit
+sent the search down for good (two quick runs on the same code found 275 and 463 req/s). A step the load
+generator limited is not measured again: that limit is not the service's.
+
 Every step lasts long enough for its p95 to hold `min_requests` requests (at least `min_step_s`, at most
 `max_step_s`). A step passes when its p95 (corrected, open model) <= `slo_p95_ms`, its error rate <=
 `error_budget`, it answered >= `keep_up` x the offered rate, and its phase was neither backlogged (its
@@ -26,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Stage = Literal["ramp", "bisect", "confirm"]
+Stage = Literal["ramp", "bisect", "recheck", "confirm"]
 LimitedBy = Literal["service", "load generator", "max_rps reached", "min_rps reached", "unconfirmed"]
 
 
@@ -62,6 +69,7 @@ class SearchConfig:
     max_step_s: float = 20.0
     confirm_factor: float = 2.0
     confirmations: int = 3
+    recheck_failures: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.min_rps <= self.start_rps <= self.max_rps:
@@ -152,10 +160,13 @@ def search(measure: Measure, config: SearchConfig) -> SearchResult:
     steps: list[Step] = []
 
     def run(rate: float, stage: Stage) -> Step:
-        duration = config.step_s(rate) * (config.confirm_factor if stage == "confirm" else 1.0)
+        duration = config.step_s(rate) * (config.confirm_factor if stage in ("confirm", "recheck") else 1.0)
         outcome = measure(rate, duration)
         step = Step(stage, outcome, judge(outcome, config))
         steps.append(step)
+        recheck = config.recheck_failures and not outcome.generator_limited
+        if stage in ("ramp", "bisect") and not step.passed and recheck:
+            return run(rate, "recheck")
         return step
 
     low: float | None = None  # highest rate known (or assumed, see below) to pass

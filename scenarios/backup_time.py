@@ -52,6 +52,9 @@ the loop): the baseline's round blocks the event loop for ~1 s every 30 s, which
 at random (a quiet window with a 5 ms median and a 1.9 s p95 was seen); with it, the figure would say
 little about backups.
 
+`backup_rate_mb_s` >= 0 sets the optimized backup's throttle for the run (`ATHBENCH_BACKUP_RATE_MB_S`: raw
+dump MB/s, 0 for none), so the trade between backup time and live latency can be measured; the baseline
+has no throttle.
 `database_properties` > 0 backs up a separate database seeded with that many properties (created once
 on the same server and reused, the service restarted onto it, athbench's Redis flushed afterwards);
 0 uses the stack's own database.
@@ -116,6 +119,7 @@ DEFAULTS: dict[str, Any] = {
     "max_quiet_machine_cpu_percent": 70.0,
     "live_keys": 200,
     "backup_timeout_s": 600.0,
+    "backup_rate_mb_s": -1.0,  # the optimized backup's throttle (raw MB/s, 0: none); < 0: the service's default
     "lag_tolerance_ms": 100.0,
     "seed": 11,
 }
@@ -445,6 +449,8 @@ def run(ctx: ScenarioContext, params: dict[str, Any], result: ScenarioResult) ->
     _check_params(params)
     dsn = ctx.postgres_dsn
     env = {"ATHBENCH_HEALTH_INTERVAL": repr(HEALTH_OFF_S)}
+    if params["backup_rate_mb_s"] >= 0:
+        env["ATHBENCH_BACKUP_RATE_MB_S"] = repr(float(params["backup_rate_mb_s"]))
     if params["database_properties"] > 0:
         dsn = _sized_database(ctx, params["database_properties"])
         env["ATHBENCH_POSTGRES_DSN"] = dsn

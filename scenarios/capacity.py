@@ -5,7 +5,9 @@ Per repetition:
 1. *Capacity search* (`harness.capacity_search`, open model): one load phase per step at a constant rate,
    each long enough for its p95 to hold `min_requests` requests (after `step_warmup_s` of warm-up at the
    same rate). A coarse ramp from `start_rps` by `ramp_factor` brackets the limit, bisection narrows the
-   bracket to `resolution` (relative), and a step `confirm_factor` times longer confirms the found rate.
+   bracket to `resolution` (relative), and a step `confirm_factor` times longer confirms the found rate;
+   a failing step is measured again as long (`recheck_failures`), so one step that met a periodic stall
+   does not send the search down.
    A step passes when its corrected p95 <= `slo_p95_ms`, its error rate <= `error_budget`, it answered
    >= `keep_up` x the offered rate, and its phase was neither backlogged nor limited by the load generator.
    `max_sustainable_rps` is the confirmed rate; when the search ended at the load generator or at
@@ -79,6 +81,7 @@ SEARCH_KEYS = (
     "max_step_s",
     "confirm_factor",
     "confirmations",
+    "recheck_failures",
 )
 
 
@@ -301,8 +304,10 @@ def estimate(params: dict[str, Any]) -> float:
     step = params["step_warmup_s"] + max(params["min_step_s"], params["min_requests"] / ASSUMED_RPS)
     step += PHASE_OVERHEAD_S
 
-    def steps(resolution: float) -> float:
-        return 3 + math.ceil(math.log2(1.0 / resolution)) + params["confirm_factor"]
+    def steps(resolution: float) -> float:  # about half the bisection's steps fail and are measured again
+        bisect = math.ceil(math.log2(1.0 / resolution))
+        rechecks = (1 + bisect / 2) * params["confirm_factor"] if params["recheck_failures"] else 0.0
+        return 3 + bisect + params["confirm_factor"] + rechecks
 
     levels = len(params["concurrency_levels"]) * (params["level_s"] + 0.5 + PHASE_OVERHEAD_S)
     per_repetition = (steps(params["resolution"]) + steps(params["trivial_resolution"])) * step + levels
@@ -329,6 +334,7 @@ SCENARIO = Scenario(
         "max_step_s": 20.0,
         "confirm_factor": 2.0,
         "confirmations": 3,
+        "recheck_failures": True,
         "step_warmup_s": 1.0,
         "settle_s": 5.0,
         "users": 300,

@@ -48,7 +48,12 @@ def test_finds_a_known_limit_within_the_resolution(capacity: float) -> None:
     assert found.limited_by == "service" and not found.lower_bound
     assert found.steps[-1].stage == "confirm" and found.steps[-1].passed
     assert [s.stage for s in found.steps].count("confirm") == 1
-    assert len(calls) == len(found.steps) <= 12
+    assert len(calls) == len(found.steps)
+    assert len([s for s in found.steps if s.stage != "recheck"]) <= 12
+    for step, after in zip(found.steps, found.steps[1:], strict=False):  # every failure measured again, longer
+        if step.stage in ("ramp", "bisect") and not step.passed:
+            assert after.stage == "recheck" and after.rate == step.rate
+            assert after.outcome.duration_s == pytest.approx(CONFIG.confirm_factor * step.outcome.duration_s)
 
 
 def test_steps_hold_enough_requests_and_the_confirmation_is_longer() -> None:
@@ -56,7 +61,7 @@ def test_steps_hold_enough_requests_and_the_confirmation_is_longer() -> None:
     measure, _ = threshold_service(700.0)
     found = search(measure, config)
     for step in found.steps:
-        expected = max(1.0, 300 / step.rate) * (3.0 if step.stage == "confirm" else 1.0)
+        expected = max(1.0, 300 / step.rate) * (3.0 if step.stage in ("confirm", "recheck") else 1.0)
         assert step.outcome.duration_s == pytest.approx(expected)
         assert step.rate * step.outcome.duration_s >= 300 - 1e-6
     assert config.step_s(0.5) == config.max_step_s  # a very low rate is capped, not run for 600 s
@@ -66,7 +71,7 @@ def test_a_failing_first_step_ramps_down() -> None:
     measure, _ = threshold_service(12.0)
     found = search(measure, CONFIG)
     assert found.rate_rps is not None and 12.0 / 1.1 <= found.rate_rps <= 12.0
-    ramp = [(s.rate, s.passed) for s in found.steps[:5]]
+    ramp = [(s.rate, s.passed) for s in found.steps if s.stage == "ramp"][:5]
     assert ramp == [(100.0, False), (50.0, False), (25.0, False), (12.5, False), (6.25, True)]
 
 
@@ -163,3 +168,48 @@ def test_repeated_searches_on_a_noisy_service_agree_within_the_goal() -> None:
     assert rates[-1] <= 1000.0
     assert rates[-5] / rates[4] <= 1.3  # 95 % of pairs of runs within 1.3x (the quick pack's goal)
     assert rates[4] >= 0.85 * 970.0  # and near the knee: a coarse search (resolution 0.5) stops at 800
+
+
+def stalling_service(capacity: float, stall_every_s: float, rng: random.Random):
+    """Meets the SLO exactly up to `capacity`, but a step fails whatever its rate when it contains a stall
+    (one every `stall_every_s` seconds at a random phase: a step of d seconds contains one with probability
+    d / stall_every_s), as the baseline's health round blocks the event loop for a second every 30 s."""
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        ok = rate <= capacity and rng.random() >= min(1.0, duration_s / stall_every_s)
+        return StepOutcome(rate, duration_s, int(rate * duration_s), 10.0 if ok else 400.0, 0.0, min(rate, capacity))
+
+    return measure
+
+
+def stalling_once():
+    """Meets the SLO exactly up to 1,000 req/s, but its first step (whatever its rate) contains a stall."""
+    stalls = [True]
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        ok = rate <= 1000.0 and not (stalls and stalls.pop())
+        return StepOutcome(rate, duration_s, int(rate * duration_s), 10.0 if ok else 400.0, 0.0, min(rate, 1000.0))
+
+    return measure
+
+
+def test_a_stall_in_one_step_below_the_limit_is_measured_again_and_does_not_send_the_search_down() -> None:
+    found = search(stalling_once(), CONFIG)
+    assert [(s.stage, s.rate, s.passed) for s in found.steps[:2]] == [("ramp", 100.0, False), ("recheck", 100.0, True)]
+    assert found.rate_rps is not None and 1000.0 / 1.1 <= found.rate_rps <= 1000.0
+    unchecked = search(stalling_once(), SearchConfig(**{**CONFIG.__dict__, "recheck_failures": False}))
+    assert unchecked.rate_rps is not None and unchecked.rate_rps < 100.0  # without the recheck: sent down
+
+
+def test_repeated_searches_on_a_service_with_periodic_stalls_agree_within_the_goal() -> None:
+    # the quick pack's search (1 s steps, resolution 0.15) on a service that stalls every 30 s
+    config = SearchConfig(slo_p95_ms=SLO, start_rps=300.0, max_rps=7000.0, resolution=0.15)
+    spread = {}
+    for recheck in (True, False):
+        rng = random.Random(5)
+        checked = SearchConfig(**{**config.__dict__, "recheck_failures": recheck})
+        rates = sorted(search(stalling_service(1000.0, 30.0, rng), checked).rate_rps or 0.0 for _ in range(400))
+        spread[recheck] = rates[-10] / max(rates[9], 1e-9)  # 95 % of searches between these
+        assert rates[-1] <= 1000.0
+    assert spread[True] <= 1.3  # the goal for two quick runs
+    assert spread[False] > 2.0  # what the recheck prevents: one stalled step sends the search down for good
