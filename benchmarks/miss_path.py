@@ -11,7 +11,7 @@ only (a shed request, 503, is not served):
   uvicorn process).
 
 One server process is pinned to one CPU and the load generator to another (`harness.affinity`); PostgreSQL
-and Redis are not pinned. Both profiles run with the same long health interval (`--health-interval`), so
+and Redis are not pinned. Both profiles run with the same long health interval (`Config.health_interval_s`), so
 what is compared is the request path, not the health loop. Each round gives the ratios optimized/minimal
 and optimized/baseline (same round, same machine conditions); their medians get the distribution-free
 95 % interval of `harness.stats.median_ci`, which exists from 6 rounds on ("n too small" below). The
@@ -21,7 +21,7 @@ absolute figures; the ratios are measured side by side.
 
     python -m benchmarks.miss_path                         # 1,000,000 properties, 6 rounds (~10 min)
     python -m benchmarks.miss_path --quick                 # a few thousand properties, 2 short rounds
-    python -m benchmarks.miss_path --profile-s 15          # also py-spy the optimized arm under load
+    python -m benchmarks.miss_path --profile-s 15          # also py-spy each arm under load
 """
 
 from __future__ import annotations
@@ -52,6 +52,21 @@ except ImportError as exc:
     MISSING = exc
 
 ARMS = ("optimized", "baseline", "minimal")
+#: Where a profiled arm's CPU went, by the file of the frame running (first match wins).
+LAYERS = (
+    ("domain model", ("system_under_test/domain/",)),
+    ("cache tiers", ("system_under_test/cache/",)),
+    ("resilience policy", ("system_under_test/resilience/",)),
+    ("service middlewares", ("system_under_test/metrics.py", "system_under_test/limits.py", "prometheus_client/")),
+    ("handlers", ("system_under_test/", "benchmarks/minimal_app.py")),
+    ("asyncpg", ("asyncpg/",)),
+    ("redis client", ("redis/",)),
+    ("pydantic / json", ("pydantic", "/json/")),
+    ("fastapi", ("fastapi/",)),
+    ("starlette", ("starlette/",)),
+    ("uvicorn", ("uvicorn/", "httptools")),
+    ("asyncio", ("asyncio/",)),
+)
 PATH = "/api/v1/properties/{id}/energy-assessment"
 RATIOS = (("optimized", "minimal"), ("optimized", "baseline"))
 
@@ -66,7 +81,7 @@ class Config:
     warmup_s: float = 2.0
     users: int = 32  # within the service's PostgreSQL bulkhead (pool 10 + queue 40): no request is shed
     health_interval_s: float = 3600.0
-    profile_s: float = 0.0  # > 0: py-spy the optimized arm for this long after the rounds
+    profile_s: float = 0.0  # > 0: py-spy each arm for this long after the rounds
     seed: int = 1
 
 
@@ -78,6 +93,11 @@ def endpoint(properties: int) -> Endpoint:
     return Endpoint(
         path=PATH, name="energy_assessment", params={"id": {"dist": "uniform", "min": 1, "max": properties}}
     )
+
+
+def layer_of(file: str) -> str:
+    """The `LAYERS` name of a source file, or "other"."""
+    return next((name for name, needles in LAYERS if any(n in file for n in needles)), "other")
 
 
 def load_average() -> list[float]:
@@ -194,7 +214,7 @@ def run(config: Config, run_dir: Path, log: Callable[[str], None] = print) -> di
     )
     started = time.time()
     rounds: list[dict[str, dict[str, Any]]] = []
-    profile: dict[str, Any] | None = None
+    profiles: dict[str, Any] = {}
     with Stack(stack_config) as stack:
         log(f"stack up in {time.time() - started:.0f} s ({config.properties} properties); load {load_average()}")
         arms = Arms(stack, config, affinity)
@@ -208,7 +228,7 @@ def run(config: Config, run_dir: Path, log: Callable[[str], None] = print) -> di
                     f"generator CPU {m['generator_cpu_percent']} %, load {m['load_average'][1]}")  # fmt: skip
             rounds.append(row)
         if config.profile_s > 0:
-            profile = profile_optimized(arms, config, run_dir)
+            profiles = {arm: profile_arm(arms, arm, config, run_dir) for arm in ARMS}
     summary = summarize(rounds)
     return {
         "config": asdict(config),
@@ -216,17 +236,17 @@ def run(config: Config, run_dir: Path, log: Callable[[str], None] = print) -> di
         "cpu_count": os.cpu_count(),
         "rounds": rounds,
         "summary": summary,
-        "profile": profile,
+        "profiles": profiles,
     }
 
 
-def profile_optimized(arms: Arms, config: Config, run_dir: Path) -> dict[str, Any]:
-    """py-spy the optimized service under the same load; its hottest frames (share of busy samples)."""
-    from harness.profiling import BackgroundProfile, hot_frames
+def profile_arm(arms: Arms, arm: str, config: Config, run_dir: Path) -> dict[str, Any]:
+    """py-spy one arm under the same load; its hottest frames (share of busy samples)."""
+    from harness.profiling import BackgroundProfile, busy_by_group, hot_frames
     from harness.results import ScenarioResult
 
-    url, pid = arms.target("optimized")
-    recorder = BackgroundProfile(pid, config.profile_s, run_dir / "profile", "optimized-miss-path")
+    url, pid = arms.target(arm)
+    recorder = BackgroundProfile(pid, config.profile_s, run_dir / "profile", f"{arm}-miss-path")
     time.sleep(0.5)
     run_load(
         url,
@@ -234,17 +254,20 @@ def profile_optimized(arms: Arms, config: Config, run_dir: Path) -> dict[str, An
         endpoints=[endpoint(config.properties)],
         warmup_s=0.5,
         cpu_affinity=arms.affinity.generator,
-        work_dir=run_dir / "load-profile",
+        work_dir=run_dir / f"load-profile-{arm}",
         seed=config.seed - 1,
     )
-    result = ScenarioResult(name="miss_path", profile="optimized")
+    result = ScenarioResult(name="miss_path", profile=arm)
     recorder.finish(result, run_dir)
     speedscope = result.artifacts.get("speedscope")
     frames = hot_frames(run_dir / speedscope, limit=40) if speedscope else []
+    busy, layers = busy_by_group(run_dir / speedscope, layer_of) if speedscope else (0, {})
     return {
         "artifacts": result.artifacts,
         "error": result.details.get("profile_error"),
         "hot_frames": [f.to_dict() for f in frames],
+        "busy_samples": busy,
+        "busy_by_layer": {name: round(share, 4) for name, share in layers.items()},
     }
 
 
@@ -268,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, dest="duration_s")
     parser.add_argument("--warmup", type=float, dest="warmup_s")
     parser.add_argument("--users", type=int)
-    parser.add_argument("--profile-s", type=float, dest="profile_s", help="py-spy the optimized arm this long")
+    parser.add_argument("--profile-s", type=float, dest="profile_s", help="py-spy each arm this long")
     parser.add_argument("--out", type=Path, help="write the full results as JSON here")
     parser.add_argument("--run-dir", type=Path, help="keep logs and load files here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -281,10 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
     print(report(results))
-    if results["profile"]:
-        if results["profile"]["error"]:
-            print(f"  profile: {results['profile']['error']}")
-        for frame in results["profile"]["hot_frames"][:25]:
+    profiles = results["profiles"]
+    if profiles:
+        print("  busy CPU by layer (self time, share of each arm's busy samples):")
+        print("  " + f"{'layer':<20}" + "".join(f"{arm:>11}" for arm in profiles))
+        for name in [*(n for n, _ in LAYERS), "other"]:
+            shares = [p["busy_by_layer"].get(name, 0.0) for p in profiles.values()]
+            print("  " + f"{name:<20}" + "".join(f"{share:>11.1%}" for share in shares))
+        print("  " + f"{'busy samples':<20}" + "".join(f"{p['busy_samples']:>11}" for p in profiles.values()))
+    for arm, profile in profiles.items():
+        print(f"  {arm} profile: {profile['error'] or profile['artifacts']}")
+        for frame in profile["hot_frames"][:25]:
             print(f"  {frame['total_fraction']:6.1%} total {frame['self_fraction']:6.1%} self  "
                   f"{frame['function']} ({frame['file']}:{frame['line']})")  # fmt: skip
     return 0

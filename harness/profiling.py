@@ -18,6 +18,7 @@ import subprocess
 import threading
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,20 @@ def hot_frames(speedscope_path: Path | str, limit: int = 30) -> list[Frame]:
             )
         )
     return result
+
+
+def busy_by_group(speedscope_path: Path | str, group: Callable[[str], str]) -> tuple[int, dict[str, float]]:
+    """The busy samples of every thread, and their shares by ``group(file of the leaf frame)``: where the CPU
+    went by layer (self time), e.g. driver, framework, application code."""
+    profile = _load(speedscope_path)
+    frames = profile.frames
+    counts: Counter[str] = Counter()
+    for thread in profile:
+        for stack in thread.stacks:
+            if not _is_idle(stack, frames, loop_thread=True):
+                counts[group(str(frames[stack[-1]].get("file") or ""))] += 1
+    busy = sum(counts.values())
+    return busy, {name: n / busy for name, n in counts.most_common()} if busy else {}
 
 
 def flamegraph_svg(profile: _Profile | Path | str, title: str = "flame graph", width: int = 1200) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results import RunResults
-from reports.grading import Assessment, find_scenario, lookup_metric
+from reports.grading import USABLE_STATUSES, Assessment, find_scenario, lookup_metric
 
 LAG_THRESHOLD_MS = 100.0  # event-loop lag worth a finding
 MIN_HOLD_MS = 50.0  # a frame must hold the loop at least this long ...
@@ -26,6 +26,7 @@ OPTIMUM_MARGIN = 0.02  # hit ratios this close to the LRU / Belady figure count 
 PROJECT_PREFIXES = ("system_under_test/",)
 HOTSPOT_GROWTH_KB_PER_MIN = 256.0  # an allocation site growing this fast under steady load is named ...
 HOTSPOT_SIZE_KB = 1024.0  # ... and so is one holding this much (the original named a ~3 MB deque)
+SEQ_SCANS_PER_S = 0.5  # sequential scans of a big table this often under load come from the request path
 
 
 @dataclass
@@ -312,6 +313,34 @@ def _memory(run: RunResults, profile: str, assessment: Assessment) -> list[Findi
     ]
 
 
+def _seq_scans(run: RunResults, profile: str) -> list[Finding]:
+    """A big table scanned sequentially, over and over, while db_query's load ran (``details["seq_scans"]``):
+    a query on the request path lacks an index (a periodic job, such as a view refresh, scans far less often)."""
+    scenario = find_scenario(run, "db_query", profile)
+    if scenario is None or scenario.status not in USABLE_STATUSES:
+        return []
+    window_s = float(scenario.params.get("duration_s") or 0.0)
+    found = []
+    for scan in scenario.details.get("seq_scans") or []:
+        count = int(scan.get("seq_scans") or 0)
+        if window_s <= 0 or count / window_s < SEQ_SCANS_PER_S:
+            continue
+        rows_read = int(scan.get("rows_read") or 0)
+        found.append(
+            Finding(
+                "seq-scan",
+                profile,
+                "database",
+                f"Sequential scans of {scan.get('table')}",
+                "high" if rows_read / window_s >= 100_000 else "medium",
+                f"{scan.get('table')} ({int(scan.get('rows') or 0):,} rows) was scanned whole {count} times in "
+                f"{window_s:g} s of load ({rows_read / window_s:,.0f} rows read per second).",
+                f"Index the column the scanning query filters {scan.get('table')} on (EXPLAIN the queries on it).",
+            )
+        )
+    return found
+
+
 def _cpu_hotspots(run: RunResults, profile: str) -> list[Finding]:
     frames = [f for f in _hot_frames(run, profile, "api_latency") if _is_project(f)]
     hot = [f for f in frames if float(f.get("self_fraction") or 0.0) >= CPU_HOTSPOT_SHARE]
@@ -369,6 +398,7 @@ def find(run: RunResults, assessment: Assessment) -> list[Finding]:
         scenario="backup_time",
         impact="Live p95 latency is {value:.2f}x its normal value while a backup runs (target {target:.2f}x).",
     )
+    found += _seq_scans(run, profile)
     found += _memory(run, profile, assessment)
     found += _cpu_hotspots(run, profile)
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}

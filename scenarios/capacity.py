@@ -5,9 +5,10 @@ Per repetition:
 1. *Capacity search* (`harness.capacity_search`, open model): one load phase per step at a constant rate,
    each long enough for its p95 to hold `min_requests` requests (after `step_warmup_s` of warm-up at the
    same rate). A coarse ramp from `start_rps` by `ramp_factor` brackets the limit, bisection narrows the
-   bracket to `resolution` (relative), and a step `confirm_factor` times longer confirms the found rate;
-   a failing step is measured again as long (`recheck_failures`), so one step that met a periodic stall
-   does not send the search down.
+   bracket to `resolution` (relative), and a step `confirm_factor` times longer (at least `min_confirm_s`:
+   whole periods of the service's periodic work, so a periodic stall weighs as in the long run) confirms
+   the found rate; a failing step is measured again as long (`recheck_failures`), so one step that met a periodic
+   stall does not send the search down.
    A step passes when its corrected p95 <= `slo_p95_ms`, its error rate <= `error_budget`, it answered
    >= `keep_up` x the offered rate, and its phase was neither backlogged nor limited by the load generator.
    `max_sustainable_rps` is the confirmed rate; when the search ended at the load generator or at
@@ -80,6 +81,7 @@ SEARCH_KEYS = (
     "min_step_s",
     "max_step_s",
     "confirm_factor",
+    "min_confirm_s",
     "confirmations",
     "recheck_failures",
 )
@@ -145,7 +147,10 @@ def capacity_search(
         loads.append(phase.load)
         outcome = step_outcome(phase.load, rate)
         p95 = "-" if outcome.p95_ms is None else f"{outcome.p95_ms:.0f} ms"
-        ctx.log(f"{label} {rate:.0f} req/s for {duration_s:.1f} s: p95 {p95}, {outcome.requests} requests")
+        flags = [f"errors {outcome.error_rate:.1%}"] if outcome.error_rate else []
+        flags += ["generator-limited"] * outcome.generator_limited + ["backlogged"] * outcome.backlogged
+        more = f" ({', '.join(flags)})" if flags else ""
+        ctx.log(f"{label} {rate:.0f} req/s for {duration_s:.1f} s: p95 {p95}, {outcome.requests} requests{more}")
         return outcome
 
     found = search(measure, search_config(params, trivial, start_rps))
@@ -301,16 +306,17 @@ ASSUMED_RPS = 1000.0  # the step length depends on the rate found; this guess si
 def estimate(params: dict[str, Any]) -> float:
     """Expected wall seconds (progress only): per repetition a ramp of about 3 steps, bisection to the
     resolution and a confirming step, for the mix and the trivial endpoint, then the concurrency levels."""
-    step = params["step_warmup_s"] + max(params["min_step_s"], params["min_requests"] / ASSUMED_RPS)
-    step += PHASE_OVERHEAD_S
+    step = max(params["min_step_s"], params["min_requests"] / ASSUMED_RPS)
+    long = max(step * params["confirm_factor"], params["min_confirm_s"])  # confirmations and rechecks
+    per_phase = params["step_warmup_s"] + PHASE_OVERHEAD_S
 
-    def steps(resolution: float) -> float:  # about half the bisection's steps fail and are measured again
+    def search_s(resolution: float) -> float:  # about half the bisection's steps fail and are measured again
         bisect = math.ceil(math.log2(1.0 / resolution))
-        rechecks = (1 + bisect / 2) * params["confirm_factor"] if params["recheck_failures"] else 0.0
-        return 3 + bisect + params["confirm_factor"] + rechecks
+        rechecks = 1 + bisect / 2 if params["recheck_failures"] else 0.0
+        return (3 + bisect) * (step + per_phase) + (1 + rechecks) * (long + per_phase)
 
     levels = len(params["concurrency_levels"]) * (params["level_s"] + 0.5 + PHASE_OVERHEAD_S)
-    per_repetition = (steps(params["resolution"]) + steps(params["trivial_resolution"])) * step + levels
+    per_repetition = search_s(params["resolution"]) + search_s(params["trivial_resolution"]) + levels
     return 10.0 + params["settle_s"] + params["repetitions"] * per_repetition
 
 
@@ -333,6 +339,7 @@ SCENARIO = Scenario(
         "min_step_s": 1.0,
         "max_step_s": 20.0,
         "confirm_factor": 2.0,
+        "min_confirm_s": 0.0,
         "confirmations": 3,
         "recheck_failures": True,
         "step_warmup_s": 1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 
@@ -213,3 +214,50 @@ def test_repeated_searches_on_a_service_with_periodic_stalls_agree_within_the_go
         assert rates[-1] <= 1000.0
     assert spread[True] <= 1.3  # the goal for two quick runs
     assert spread[False] > 2.0  # what the recheck prevents: one stalled step sends the search down for good
+
+
+def draining_stall_service(capacity: float, stall_s: float, every_s: float, phase: float):
+    """A service on a simulated clock that stops for `stall_s` every `every_s` seconds; the backlog of a stall
+    drains at (capacity - rate), so near its limit a stall delays many more requests than it lasts. A step
+    fails when the requests it delayed exceed 5 % of its own (its p95 then holds a delayed one)."""
+    clock = [phase]
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        start, end = clock[0], clock[0] + duration_s
+        clock[0] = end + 1.0  # warm-up and drain between steps
+        stalled = sum(
+            max(0.0, min(end, k * every_s + stall_s) - max(start, k * every_s))
+            for k in range(int(start // every_s), int(end // every_s) + 1)
+        )
+        delayed_s = stalled * (1.0 + rate / (capacity - rate)) if rate < capacity else math.inf
+        ok = delayed_s <= 0.05 * duration_s
+        return StepOutcome(rate, duration_s, int(rate * duration_s), 10.0 if ok else 400.0, 0.0, min(rate, capacity))
+
+    return measure
+
+
+def test_confirmations_as_long_as_the_stall_period_report_the_long_run_rate() -> None:
+    # 0.5 s every 30 s: in the long run the p95 holds up to 2/3 of the capacity (0.5 s x 3 = 5 % of 30 s),
+    # while 2 s steps mostly miss the stall and pass up to the capacity
+    capacity, every_s = 900.0, 30.0
+    long_run = capacity * 2.0 / 3.0
+    base = SearchConfig(slo_p95_ms=SLO, start_rps=200.0, resolution=0.05, min_step_s=2.0, confirm_factor=3.0)
+    with pytest.raises(ValueError, match="min_confirm_s"):
+        SearchConfig(**{**base.__dict__, "min_confirm_s": -1.0})
+    covering = SearchConfig(**{**base.__dict__, "min_confirm_s": every_s})
+    found: dict[float, list[float]] = {}
+    for config in (base, covering):
+        rates = []
+        for phase in range(60):
+            result = search(draining_stall_service(capacity, 0.5, every_s, phase / 2.0), config)
+            for step in result.steps:
+                if step.stage in ("confirm", "recheck"):
+                    assert step.outcome.duration_s == pytest.approx(config.confirm_s(step.rate))
+                    assert step.outcome.duration_s >= config.min_confirm_s
+            rates.append(result.rate_rps or 0.0)
+        found[config.min_confirm_s] = rates
+    # short confirmations: the searches report a rate the service cannot hold in the long run
+    assert statistics.median(found[0.0]) > 1.2 * long_run
+    # a confirmation as long as the period holds exactly one period's stall: every search confirms a rate,
+    # within the resolution below the long-run one (the bisection after the failed confirmation is long too)
+    assert all(long_run / 1.1 <= rate <= long_run for rate in found[every_s]), found[every_s]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.profiling import flamegraph_svg, hot_frames
+from harness.profiling import busy_by_group, flamegraph_svg, hot_frames
 
 LIB = "/usr/lib/python3.11"
 SITE = f"{LIB}/site-packages"
@@ -69,3 +69,14 @@ def test_idle_samples_are_not_counted_and_the_flame_graph_names_the_call(tmp_pat
     assert frames[("psutil.cpu_percent", 1846)].self_fraction == 1.0  # of the busy samples
     svg = flamegraph_svg(path, title="<t>")
     assert "psutil.cpu_percent (psutil/__init__.py:1846) - 10 samples (100.0 %)" in svg and "&lt;t&gt;" in svg
+
+
+def test_busy_samples_are_grouped_by_the_leaf_frames_file(tmp_path: Path):
+    samples = [IDLE] * 10 + [BLOCKED] * 6 + [PROBE] * 3 + [HANDLER]
+    layer = {"psutil": "library", "system_under_test": "service"}
+    busy, shares = busy_by_group(
+        _speedscope(tmp_path, samples), lambda file: next((v for k, v in layer.items() if k in file), "other")
+    )
+    # idle samples are not counted; a sample counts for its innermost frame only (psutil, not the monitor)
+    assert busy == 10
+    assert shares == {"library": 0.6, "service": 0.4}

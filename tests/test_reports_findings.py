@@ -141,3 +141,23 @@ def test_a_cache_above_the_cold_in_process_optimum_credits_the_shared_tiers():
     (cache,) = [f for f in find(run, grade(run, "optimized")) if f.area == "caching"]
     assert "shared tiers" in cache.impact and "offline optimum for this trace" not in cache.impact
     assert cache.severity == "low"
+
+
+def test_a_big_table_scanned_over_and_over_under_load_is_named_and_a_periodic_scan_is_not():
+    run = build_run()
+    for scenario in run.scenarios:
+        if scenario.name == "db_query":
+            scenario.params["duration_s"] = 30.0
+            scenario.details["seq_scans"] = [
+                # the PATCH's holders query without its index, at 1,000,000 properties (nightly 2026-11-30)
+                {"table": "portfolio_properties", "rows": 164670, "seq_scans": 119, "rows_read": 19595730},
+                # a view refresh once a minute
+                {"table": "properties", "rows": 1000000, "seq_scans": 3, "rows_read": 1000000},
+            ]
+    (scan,) = [f for f in find(run, grade(run, "optimized")) if f.key == "seq-scan"]
+    assert scan.title == "Sequential scans of portfolio_properties" and scan.area == "database"
+    assert "119 times in 30 s" in scan.impact and scan.severity == "high"
+    for scenario in run.scenarios:
+        if scenario.name == "db_query":
+            scenario.status = "failed"  # no figures: no finding
+    assert not [f for f in find(run, grade(run, "optimized")) if f.key == "seq-scan"]

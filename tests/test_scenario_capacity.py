@@ -30,6 +30,9 @@ PARAMS = {
     "level_s": 1.0,
     "repetitions": 1,
     "pin_cpus": False,
+    # the search's recheck of failed steps has its own tests (tests/test_capacity_search.py): here a failed
+    # step stands, and the test spends its time on the scenario
+    "recheck_failures": False,
 }
 METRICS = {
     "max_sustainable_rps",

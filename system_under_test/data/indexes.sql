@@ -17,3 +17,6 @@ CREATE INDEX properties_neighbourhood_class_idx ON properties (neighbourhood_id,
 CREATE INDEX market_transactions_neighbourhood_price_idx ON market_transactions (neighbourhood_id, price_per_m2);
 -- portfolio overview: a user's portfolios
 CREATE INDEX portfolios_user_idx ON portfolios (user_id);
+-- property writes: who holds a property (whose portfolio overviews a PATCH invalidates). Without it every
+-- PATCH scanned all of portfolio_properties (19 ms at 1,000,000 properties) while holding the row's lock.
+CREATE INDEX portfolio_properties_property_idx ON portfolio_properties (property_id);

@@ -32,8 +32,9 @@ from system_under_test.domain import energy
 
 log = logging.getLogger(__name__)
 
-#: Version of the schema `schema.sql` creates; a marker with another version is re-seeded.
-SCHEMA_VERSION = 1
+#: Version of the schema `schema.sql` and `indexes.sql` create; a marker with another version is re-seeded
+#: (2: the index on portfolio_properties.property_id).
+SCHEMA_VERSION = 2
 MARKER_TABLE = "athbench_meta"
 SEED_LOCK_ID = 0x61746273  # "atbs": serialises seeders of one database
 MIN_PROPERTIES = 1
