@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,7 +48,13 @@ async def wait_midway(directory: Path, bucket: TokenBucket | None = None, timeou
 
 
 def pg_dump_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.name() == "pg_dump"]
+    """This process's pg_dump descendants still alive (a child that exits while they are listed is gone)."""
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.name() == "pg_dump":
+                alive.append(child)
+    return alive
 
 
 async def test_cancelled_backup_kills_pg_dump_and_leaves_no_file(seeded_dsn: str, pg_bin: Path, tmp_path: Path) -> None:
