@@ -35,9 +35,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import mannwhitneyu, norm, wilcoxon
 
 from harness.results import Metric, RunResults, ScenarioResult
 
@@ -140,7 +140,7 @@ def _lower_critical(counts: Sequence[int], alpha_half: float) -> int | None:
 
 
 def _normal_critical(mean: float, sd: float, alpha_half: float) -> int | None:
-    c = math.floor(mean + norm.ppf(alpha_half) * sd)
+    c = math.floor(mean + NormalDist().inv_cdf(alpha_half) * sd)
     return c if c >= 0 else None
 
 
@@ -281,6 +281,8 @@ def _measure(base: np.ndarray, cand: np.ndarray, better: str, settings: CompareS
         ratio = float(np.median(cand) / np.median(base)) if np.median(base) > 0 else None
         reason = "values of 0 or below: a ratio needs positive values"
         return _Measured(ratio, None, None, informational or Verdict.UNDECIDABLE, reason)
+    from scipy.stats import mannwhitneyu, wilcoxon  # here: importing SciPy costs a second on every start
+
     confidence = 1.0 - settings.alpha
     log_base, log_cand = np.log(base), np.log(cand)
     if settings.paired:

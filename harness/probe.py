@@ -27,10 +27,13 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiohttp
 import numpy as np
 from yarl import URL
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(slots=True)
@@ -52,6 +55,8 @@ class Probe:
 
 
 async def _send(client: aiohttp.ClientSession, base: str, index: int, path: str, scheduled: float) -> Probe:
+    import aiohttp  # imported where used: half a second at every `athbench` start otherwise
+
     sent = time.monotonic()
     try:
         async with client.get(URL(base + path, encoded=True)) as response:
@@ -65,6 +70,8 @@ async def _send(client: aiohttp.ClientSession, base: str, index: int, path: str,
 
 
 def _client(timeout_s: float, connections: int) -> aiohttp.ClientSession:
+    import aiohttp
+
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=timeout_s),

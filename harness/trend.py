@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 MIN_N = 3
 MAX_R1 = 0.99
@@ -43,6 +42,8 @@ def linear_trend(t: Sequence[float], v: Sequence[float], confidence: float = 0.9
     n = x.size
     if n < MIN_N or y.size != n:
         raise ValueError(f"linear_trend needs at least {MIN_N} (t, v) pairs of equal length, got {n} and {y.size}")
+    from scipy import stats  # here, not at the top: importing SciPy costs a second on every start
+
     fit = stats.linregress(x, y)
     residuals = y - (fit.intercept + fit.slope * x)
     power = float(np.dot(residuals, residuals))

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
 MIN_POINTS = 4
 MIN_LEVELS_FOR_CI = 6
@@ -108,6 +107,8 @@ def _json_number(value: float) -> float | None:
 
 
 def _fit_once(n: np.ndarray, x: np.ndarray, p0: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.optimize import OptimizeWarning, curve_fit  # here: importing SciPy costs a second on every start
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizeWarning)
         params, cov = curve_fit(

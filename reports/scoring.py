@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from scipy.stats import norm
 
 Direction = Literal["lower", "higher"]
 Scale = Literal["linear", "complement"]
 
-Z90 = float(norm.ppf(0.9))
+Z90 = NormalDist().inv_cdf(0.9)
 
 
 class ScoringError(ValueError):
@@ -80,6 +80,8 @@ class Curve:
         lower_is_better = self.direction == "lower" or self.scale == "complement"
         with np.errstate(divide="ignore"):
             z = (np.log(np.maximum(x, 0.0)) - math.log(poor)) / sigma
+        from scipy.stats import norm  # here: importing SciPy costs a second on every start
+
         fraction = norm.sf(z) if lower_is_better else norm.cdf(z)
         return 100.0 * np.asarray(fraction, dtype=float)
 

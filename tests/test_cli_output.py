@@ -6,6 +6,7 @@ real commands through typer's CliRunner with COLUMNS set.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -15,15 +16,20 @@ from rich.console import Console
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli import COMMANDS, app
 from harness.commands.run import scenario_lines
 from harness.commands.stack import print_checks, seed_sentence
 from harness.packs import available_scenarios
 from harness.smoke import HEALTH, Check
 from harness.tables import block_lines, column_widths, overhead
 from system_under_test.data.seed import SeedReport
+from tests.cli_support import subcommands
 
 runner = CliRunner()
+# The commands' consoles are created when their module is first imported, and fix their width then if
+# COLUMNS is set: import them all here, outside the runner's COLUMNS, so each invocation sets its own.
+for _module, _ in COMMANDS:
+    importlib.import_module(f"harness.commands.{_module}")
 NARROW, WIDE = 80, 220
 KEYS = [f"{scenario}.{metric}" for scenario, metric in FIGURES]
 
@@ -138,7 +144,7 @@ def test_stack_check_table_prints_every_path_whole(columns: int) -> None:
 def _command_paths() -> list[list[str]]:
     def walk(command, path: list[str]) -> list[list[str]]:
         found = [path]
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
+        for name, sub in sorted(subcommands(command).items()):
             found += walk(sub, [*path, name])
         return found
 
@@ -148,7 +154,7 @@ def _command_paths() -> list[list[str]]:
 def _help_texts(path: list[str]) -> list[str]:
     command = get_command(app)
     for name in path:
-        command = command.commands[name]
+        command = subcommands(command)[name]
     texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
     return [t.replace("\\[", "[") for t in texts]  # as meant: rich's escape removed
 

@@ -19,6 +19,7 @@ import typer
 
 from harness.cli import app
 from harness.packs import PACK_KEYS, TABLES, PackError, available_scenarios, parse_pack, undeclared_reason
+from tests.cli_support import subcommands
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -41,7 +42,7 @@ def command_tree() -> Tree:
         params = getattr(command, "params", [])
         opts = {o for p in params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")}
         tree[path] = frozenset(opts | {"--help"})
-        for name, sub in getattr(command, "commands", {}).items():
+        for name, sub in subcommands(command).items():
             walk(sub, (*path, name))
 
     walk(typer.main.get_command(app), ("athbench",))
