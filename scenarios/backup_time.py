@@ -110,7 +110,7 @@ DEFAULTS: dict[str, Any] = {
     "database_properties": 0,  # 0: the stack's database
     "live_rate_rps": 150.0,
     "live_s": 2.0,
-    "backups_per_window": 1,
+    "backups_per_window": 2,
     "window_pairs": 1,
     "poll_s": 0.1,
     "settle_s": 0.5,

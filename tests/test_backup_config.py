@@ -12,11 +12,11 @@ from system_under_test.backup.errors import BackupError
 CORE = {"dsn": "postgresql://u@127.0.0.1/db", "backup_dir": Path("/tmp/backups"), "profile": "optimized"}
 
 
-def test_defaults_schedule_off_keep_seven_throttled() -> None:
+def test_defaults_schedule_off_keep_seven_unthrottled() -> None:
     config = BackupConfig.from_env(**CORE, env={})
     assert config.interval_s == 0
     assert config.retention.keep_count == 7
-    assert config.rate_bytes_s == 20_000_000
+    assert config.rate_bytes_s == 0
     assert config.max_concurrent == 1
     assert config.options.profile == "optimized"
 

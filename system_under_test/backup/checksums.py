@@ -63,9 +63,9 @@ async def table_names(conn: asyncpg.Connection) -> list[str]:
     return [f"{row['schema']}.{row['name']}" for row in rows]
 
 
-_FINGERPRINTS = {
-    "record": "hash_record_extended(t, 0)::numeric",
-    "md5": "('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric",
+_FINGERPRINTS = {  # bigints: PostgreSQL sums them exactly (as numeric) with 128-bit integers, not numerics
+    "record": "hash_record_extended(t, 0)",
+    "md5": "('x' || left(md5(t::text), 16))::bit(64)::bigint",
 }
 
 

@@ -2,10 +2,10 @@
 
 `python -m system_under_test.backup.compressor --level 3 --threads -1` reads the raw dump on stdin and
 writes one zstd frame (with its checksum, the format restore reads) to stdout, which is the backup's
-partial file. The service lowers its priority (`nice` +10, and the idle I/O class where the kernel has
-one) the moment it is spawned, so even the interpreter's start-up and imports, a large share of a short
-backup's CPU, only use CPU and disk time live traffic leaves over; pg_dump gets the same treatment
-(`lower_priority(pid)`, from `dump.py`). At the end it prints one JSON
+partial file. The service lowers its priority (nice 19, and the idle I/O class where the kernel has one:
+`backup/priority.py`) the moment it is spawned, so even the interpreter's start-up and imports, a large
+share of a short backup's CPU, only use CPU and disk time live traffic leaves over; pg_dump and the
+PostgreSQL backends serving the backup get the same treatment (from `dump.py`). At the end it prints one JSON
 line on stderr: `{"raw": bytes read, "written": bytes written, "sha256": hex digest of the written bytes}`,
 or, when writing failed, `{"errno": n, "error": "..."}` and exits 1 (a full disk stays recognizable).
 
@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,25 +27,9 @@ from typing import BinaryIO
 import zstandard
 
 from system_under_test.backup.errors import BackupError
+from system_under_test.backup.priority import lower_priority
 
-NICE_INCREMENT = 10
 CHUNK = 1 << 20
-_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}  # syscall numbers
-_IOPRIO_WHO_PROCESS, _IOPRIO_CLASS_IDLE, _IOPRIO_CLASS_SHIFT = 1, 3, 13
-
-
-def lower_priority(pid: int = 0, increment: int = NICE_INCREMENT) -> bool:
-    """Give process `pid` (0: this one) a nice value `increment` above this process's (never lowering it)
-    and the idle I/O class; False if the I/O class could not be set (the nice value always is)."""
-    target = min(os.getpriority(os.PRIO_PROCESS, 0) + increment, 19)
-    with contextlib.suppress(ProcessLookupError):  # it already exited: nothing left to slow down
-        if os.getpriority(os.PRIO_PROCESS, pid) < target:
-            os.setpriority(os.PRIO_PROCESS, pid, target)
-    number = _IOPRIO_SET.get(os.uname().machine)
-    if number is None:
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(number, _IOPRIO_WHO_PROCESS, pid, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT) == 0
 
 
 class _Hashing:
@@ -107,10 +89,12 @@ class Compressor:
         return self.process.stdin  # type: ignore[return-value]
 
 
-def start_compressor(out_fd: int, level: int, threads: int) -> Compressor:
-    """Launch the compressor with stdout on `out_fd` (the partial file)."""
+def start_compressor(out_fd: int, level: int, threads: int, in_fd: int | None = None) -> Compressor:
+    """Launch the compressor with stdout on `out_fd` (the partial file), reading `in_fd` (the read end of
+    pg_dump's pipe) or, without one, a pipe from this process (`Compressor.stdin`)."""
     argv = [sys.executable, "-m", "system_under_test.backup.compressor", f"--level={level}", f"--threads={threads}"]
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
+    stdin = subprocess.PIPE if in_fd is None else in_fd
+    process = subprocess.Popen(argv, stdin=stdin, stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
     lower_priority(process.pid)  # before its interpreter has done much: start-up and imports are niced too
     return Compressor(process)
 
@@ -119,9 +103,10 @@ def finish_compressor(compressor: Compressor) -> dict[str, object]:
     """Close the compressor's input, wait for it, return its report (OSError with the child's errno if its
     writing failed, BackupError if it failed otherwise)."""
     process = compressor.process
-    assert process.stdin is not None and process.stderr is not None
-    with contextlib.suppress(BrokenPipeError):
-        process.stdin.close()
+    assert process.stderr is not None
+    if process.stdin is not None:  # fed from this process: end its input
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
     stderr = process.stderr.read().decode(errors="replace")
     process.wait()
     lines = stderr.strip().splitlines()

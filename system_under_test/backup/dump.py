@@ -3,11 +3,11 @@
 Profiles:
 
 - `baseline`: pg_dump's own gzip (default level), unthrottled; the output is copied to `<id>.dump`.
-- `optimized`: `pg_dump -Z0`, compressed by zstandard (multi-threaded, level configurable) in a separate,
-  low-priority process (`backup/compressor.py`: nice +10, idle I/O class) that writes `<id>.dump.zst`;
-  pg_dump itself runs at the same lower priority (its PostgreSQL backend, a process of the server, cannot
-  be reniced from here: the token bucket, by slowing the stream, is what limits it); the service only
-  passes the raw stream through and a token bucket limits its bytes per second.
+- `optimized`: `pg_dump -Z0`, compressed by zstandard (multi-threaded, level configurable) in a separate
+  process (`backup/compressor.py`) that writes `<id>.dump.zst`; the compressor, pg_dump and the two
+  PostgreSQL backends serving the backup (pg_dump's `COPY`s, the checksums) run at nice 19 in the idle I/O
+  class (`backup/priority.py`), so the backup takes the CPU live traffic leaves over; the service only
+  passes the raw stream through, and an optional token bucket limits its bytes per second.
 
 The table checksums for the manifest are taken in the same snapshot that pg_dump dumps (exported with
 `pg_export_snapshot()` and passed as `--snapshot`), concurrently with the dump, so the manifest describes
@@ -41,17 +41,12 @@ from typing import BinaryIO, Literal
 import asyncpg
 
 from system_under_test.backup.checksums import ALGORITHM, TableState, database_state
-from system_under_test.backup.compressor import (
-    NICE_INCREMENT,
-    finish_compressor,
-    kill_compressor,
-    lower_priority,
-    start_compressor,
-)
+from system_under_test.backup.compressor import finish_compressor, kill_compressor, start_compressor
 from system_under_test.backup.errors import BackupError
 from system_under_test.backup.files import commit_partial, discard_partial, open_partial, remove_stale_partials
 from system_under_test.backup.manifest import Manifest, manifest_path
 from system_under_test.backup.pgtools import client_connection, database_of, pg_program
+from system_under_test.backup.priority import BACKGROUND_NICE, lower_backends, lower_priority
 from system_under_test.backup.threads import in_thread
 from system_under_test.backup.throttle import TokenBucket
 
@@ -88,15 +83,25 @@ def new_backup_id(database: str, now: datetime | None = None) -> str:
 
 class _Sink:
     """The file end of the stream. Baseline: pg_dump's gzip output written as is, hashed and counted here.
-    Optimized: raw bytes piped to the compressor process, which writes, hashes and counts."""
+    Optimized: raw bytes piped to the compressor process, which writes, hashes and counts; unthrottled
+    (`direct`), the compressor reads pg_dump's pipe itself (`attach`) and the bytes never pass through the
+    service (its copier thread cost live traffic latency), which takes the raw count from the compressor."""
 
-    def __init__(self, handle: BinaryIO, options: BackupOptions) -> None:
+    def __init__(self, handle: BinaryIO, options: BackupOptions, direct: bool = False) -> None:
         self.handle = handle
+        self.options = options
+        self.direct = direct and options.profile == "optimized"
         self._sha256 = hashlib.sha256()
         self.bytes_written = 0
+        self.bytes_raw: int | None = None
         self._compressor = None
-        if options.profile == "optimized":
+        if options.profile == "optimized" and not self.direct:
             self._compressor = start_compressor(handle.fileno(), options.zstd_level, options.zstd_threads)
+
+    def attach(self, read_fd: int) -> None:
+        """Direct mode: start the compressor reading pg_dump's pipe at `read_fd`."""
+        options = self.options
+        self._compressor = start_compressor(self.handle.fileno(), options.zstd_level, options.zstd_threads, read_fd)
 
     def feed(self, chunk: memoryview) -> None:
         """Take one chunk of pg_dump output (runs in a worker thread)."""
@@ -117,6 +122,7 @@ class _Sink:
             return
         report = finish_compressor(self._compressor)
         self.bytes_written = int(report["written"])  # type: ignore[call-overload]
+        self.bytes_raw = int(report["raw"])  # type: ignore[call-overload]
         self._digest = str(report["sha256"])
 
     def abort(self) -> None:
@@ -125,7 +131,7 @@ class _Sink:
             kill_compressor(self._compressor)
 
     def hexdigest(self) -> str:
-        return self._digest if self._compressor is not None else self._sha256.hexdigest()
+        return self._digest if self.options.profile == "optimized" else self._sha256.hexdigest()
 
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe's buffer to cut context switches
@@ -159,19 +165,27 @@ def _copy_stream(
     return total
 
 
-async def _pump(dsn: str, args: list[str], sink: _Sink, options: BackupOptions, bucket: TokenBucket | None) -> int:
-    """Run pg_dump and stream its stdout into `sink` from a worker thread; return the raw bytes.
+async def _pump(
+    dsn: str, args: list[str], sink: _Sink, options: BackupOptions, bucket: TokenBucket | None, application_name: str
+) -> int | None:
+    """Run pg_dump into `sink`; return the raw bytes it wrote, or None when the compressor counted them
+    (`sink.direct`: pg_dump's pipe goes straight to the compressor, no byte passes through this process).
 
     pg_dump is started with `subprocess.Popen` (vfork: well under a millisecond) rather than the event loop's
     subprocess support (uvloop forks the whole service: about 20 ms with the loop blocked, measured at
-    150 MB RSS); its stderr and exit are awaited in a worker thread. Optimized: pg_dump runs at the
-    compressor's lower priority, and the copier thread sleeps off the token bucket's debt itself.
+    150 MB RSS); its stderr and exit are awaited in a worker thread. Its connection is named
+    `application_name` (so its backend can be found). Otherwise a worker thread copies pg_dump's stdout
+    into `sink` and sleeps off the token bucket's debt itself. Optimized: pg_dump runs at the compressor's
+    lower priority.
     """
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(OSError):
         fcntl.fcntl(read_fd, _F_SETPIPE_SZ, min(options.chunk_bytes, 1 << 20))
     try:
+        if sink.direct:
+            sink.attach(read_fd)
         dbname, env = client_connection(dsn)
+        env["PGAPPNAME"] = application_name
         argv = [*args, f"--dbname={dbname}"]
         proc = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.PIPE, close_fds=True
@@ -191,28 +205,38 @@ async def _pump(dsn: str, args: list[str], sink: _Sink, options: BackupOptions, 
         if delay > 0:
             stop.wait(delay)
 
-    copier = asyncio.ensure_future(
-        asyncio.to_thread(
-            _copy_stream, read_fd, sink, options.chunk_bytes, throttle if bucket is not None else None, stop
+    copier = (
+        None
+        if sink.direct
+        else asyncio.ensure_future(
+            asyncio.to_thread(
+                _copy_stream, read_fd, sink, options.chunk_bytes, throttle if bucket is not None else None, stop
+            )
         )
     )
     communicate = asyncio.ensure_future(asyncio.to_thread(proc.communicate))
+    raw = None
     try:
-        # A copier that fails (disk full) stops reading; pg_dump would then block on the full pipe forever.
-        await asyncio.wait([communicate, copier], return_when=asyncio.FIRST_EXCEPTION)
-        raw = await copier if copier.done() else None
-        _, stderr = await communicate
-        raw = await copier if raw is None else raw
+        if copier is None:
+            _, stderr = await communicate
+        else:
+            # A copier that fails (disk full) stops reading; pg_dump would then block on the full pipe forever.
+            await asyncio.wait([communicate, copier], return_when=asyncio.FIRST_EXCEPTION)
+            raw = await copier if copier.done() else None
+            _, stderr = await communicate
+            raw = await copier if raw is None else raw
     finally:
         stop.set()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         await asyncio.wait([communicate])  # its thread returns once pg_dump is gone
-        if not copier.done():
+        if copier is not None and not copier.done():
             await asyncio.wait([copier])  # the thread must finish before the pipe and file are closed
         os.close(read_fd)
     if proc.returncode != 0:
+        if sink.direct:  # pg_dump lost its reader: the compressor's own error (a full disk) says why
+            await in_thread(sink.finish)
         message = stderr.decode(errors="replace").strip() or "no message"
         raise BackupError(f"pg_dump exited with code {proc.returncode}: {message}")
     return raw
@@ -247,6 +271,7 @@ async def run_backup(
     else:
         bucket = None
     waited_before = bucket.waited_s if bucket is not None else 0.0
+    lowered: dict[int, bool] = {}  # PostgreSQL backends lowered to the backup's priority: {pid: done}
 
     try:
         conn = await asyncpg.connect(dsn)
@@ -258,9 +283,14 @@ async def run_backup(
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             server_version = str(await conn.fetchval("SHOW server_version"))
-            sink = _Sink(handle, options)
-            dump_task = asyncio.ensure_future(_pump(dsn, [*args, f"--snapshot={snapshot}"], sink, options, bucket))
+            sink = _Sink(handle, options, direct=bucket is None)
+            application_name = f"athbench backup {backup_id}"[:63]  # PostgreSQL keeps 63 bytes
+            dump_task = asyncio.ensure_future(
+                _pump(dsn, [*args, f"--snapshot={snapshot}"], sink, options, bucket, application_name)
+            )
             try:
+                if options.profile == "optimized":
+                    lowered = await lower_backends(conn, application_name)
                 tables: dict[str, TableState] = await database_state(conn)
                 raw_bytes = await dump_task
             finally:
@@ -269,6 +299,8 @@ async def run_backup(
                     await asyncio.wait([dump_task])
             dump_duration = time.perf_counter() - started
             await in_thread(sink.finish)
+            raw_bytes = sink.bytes_raw if raw_bytes is None else raw_bytes
+            assert raw_bytes is not None
         await in_thread(commit_partial, handle, final)
     except BaseException as exc:
         if sink is not None:
@@ -302,7 +334,8 @@ async def run_backup(
                 "algorithm": "zstd",
                 "level": options.zstd_level,
                 "threads": options.zstd_threads,
-                "process": f"separate (nice +{NICE_INCREMENT}, idle I/O class)",
+                "process": f"separate (nice {BACKGROUND_NICE}, idle I/O class)",
+                "postgres_backends_lowered": sum(lowered.values()),
             }
             if options.profile == "optimized"
             else {"algorithm": "gzip (pg_dump default)", "level": None, "threads": None}
