@@ -5,19 +5,21 @@ Profiles:
 - `baseline`: pg_dump's own gzip (default level), unthrottled; the output is copied to `<id>.dump`.
 - `optimized`: `pg_dump -Z0`, compressed by zstandard (multi-threaded, level configurable) in a separate
   process (`backup/compressor.py`) that writes `<id>.dump.zst`; the compressor, pg_dump and the two
-  PostgreSQL backends serving the backup (pg_dump's `COPY`s, the checksums) run at nice 19 in the idle I/O
-  class (`backup/priority.py`), so the backup takes the CPU live traffic leaves over; the service only
-  passes the raw stream through, and an optional token bucket limits its bytes per second.
+  PostgreSQL backends serving the backup (pg_dump's `COPY`s, the checksums) run at the lowest priority
+  (`backup/priority.py`), so the backup takes the CPU live traffic leaves over. Unthrottled (the
+  default), pg_dump writes straight into the compressor's pipe; with a rate, the service copies the stream
+  through a token bucket.
 
 The table checksums for the manifest are taken in the same snapshot that pg_dump dumps (exported with
 `pg_export_snapshot()` and passed as `--snapshot`), concurrently with the dump, so the manifest describes
 exactly the data in the file even while the service keeps writing.
 
-Nothing is ever held whole in memory: one worker thread reads pg_dump's stdout into a single reusable
-chunk buffer and hands it on (to the compressor's stdin, or hashed to the file for the baseline) and
-sleeps off the token bucket's debt, all off the event loop, which only waits for pg_dump. The file is written under a
-locked temporary name and renamed only when pg_dump succeeded and the data is fsynced; cancelling the
-task or pg_dump failing kills pg_dump and deletes the temporary file.
+Nothing is ever held whole in memory: unless pg_dump writes to the compressor directly, one worker
+thread reads pg_dump's stdout into a single reusable chunk buffer and hands it on (to the compressor's
+stdin, or hashed to the file for the baseline) and sleeps off the token bucket's debt, all off the event
+loop, which only waits for pg_dump. The file is written under a locked temporary name and renamed only
+when pg_dump succeeded and the data is fsynced; cancelling the task or pg_dump failing kills pg_dump and
+deletes the temporary file.
 """
 
 from __future__ import annotations
