@@ -12,6 +12,24 @@ import pytest
 from harness.postgres import EmbeddedPostgres, pg_bin_dir
 from harness.processes import ProcessGroup
 from harness.redis_server import EmbeddedRedis
+from tests import machine_state
+
+MACHINE_KEY = pytest.StashKey[machine_state.Snapshot]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[MACHINE_KEY] = machine_state.snapshot()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failed test's report says what the machine did meanwhile (see tests/machine_state.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and MACHINE_KEY in item.stash:
+        text = machine_state.describe(item.stash[MACHINE_KEY], machine_state.snapshot())
+        report.sections.append(("machine since the test's setup (processes still running)", text))
 
 
 @pytest.fixture(scope="session")

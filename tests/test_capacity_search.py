@@ -98,6 +98,34 @@ def test_a_generator_limit_below_the_service_limit_makes_a_lower_bound() -> None
     assert any("load generator" in why for s in found.steps for why in s.reasons)
 
 
+def test_a_moment_the_generator_lacked_cpu_is_measured_again_and_a_real_generator_limit_stands() -> None:
+    base, calls = threshold_service(1000.0)
+    starved = [True]  # the machine's moment: the first step at 400 req/s finds the generator without CPU
+
+    def measure(rate: float, duration_s: float) -> StepOutcome:
+        outcome = base(rate, duration_s)
+        if rate == 400.0 and starved and starved.pop():
+            return StepOutcome(rate, duration_s, outcome.requests, 60.0, 0.0, rate, generator_limited=True)
+        return outcome
+
+    found = search(measure, CONFIG)
+    assert [(s.stage, s.rate, s.passed) for s in found.steps[2:4]] == [
+        ("ramp", 400.0, False),
+        ("remeasure", 400.0, True),
+    ]
+    assert calls[2] == calls[3]  # the same step again, as long
+    assert found.rate_rps is not None and 1000.0 / 1.1 <= found.rate_rps <= 1000.0 and found.limited_by == "service"
+    starved.append(True)
+    never = search(measure, SearchConfig(**{**CONFIG.__dict__, "generator_remeasures": 0}))
+    assert never.limited_by == "load generator" and (never.rate_rps or 0.0) < 400.0  # what the remeasure prevents
+    # a generator at its real limit fails the second step too: the search ends there, a lower bound
+    limited = search(threshold_service(5000.0, generator_limit=1500.0)[0], CONFIG)
+    stages = [(s.stage, s.passed) for s in limited.steps]
+    assert ("remeasure", False) in stages and limited.limited_by == "load generator"
+    with pytest.raises(ValueError, match="generator_remeasures"):
+        SearchConfig(slo_p95_ms=SLO, generator_remeasures=-1)
+
+
 def test_a_fluke_pass_above_the_limit_is_caught_by_the_confirmation() -> None:
     # capacity 300: the ramp passes 100, 200 and fails 400; bisection tries sqrt(200 * 400) = 283 (passes),
     # then 336.8, which passes once by chance: without the confirmation the search would report 336.8.

@@ -15,6 +15,7 @@ from harness.load.endpoints import Endpoint
 from harness.load.plan import OpenPlan
 from harness.load.recorder import decode
 from harness.load.runner import run_load
+from tests.load_support import kept_up
 
 FAST = Endpoint("/fast", name="fast")
 HANG = Endpoint("/hang", name="hang")
@@ -90,7 +91,7 @@ def server() -> Iterator[tuple[str, Behaviour]]:
 def test_fixed_delay_gives_a_known_p50(server: tuple[str, Behaviour]) -> None:
     url, behaviour = server
     behaviour.delay_s = 0.020
-    result = run_load(url, OpenPlan.constant(25, 2.0, users=10), endpoints=[FAST], warmup_s=0.5)
+    result = kept_up(lambda: run_load(url, OpenPlan.constant(25, 2.0, users=10), endpoints=[FAST], warmup_s=0.5))
     assert result.valid, result.invalid_reason
     assert result.overall.count == 50
     assert 20.0 <= result.overall.latency_ms("p50") <= 40.0  # type: ignore[operator]

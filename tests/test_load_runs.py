@@ -21,6 +21,7 @@ from harness.load.plan import ClosedPlan, OpenPlan
 from harness.load.recorder import decode
 from harness.load.runner import run_load
 from harness.stack import Stack, StackConfig
+from tests.load_support import kept_up
 
 PING = Endpoint("/_test/ping", name="ping")
 LIVE = Endpoint("/health/live", name="live")  # the knobs apply to it; it touches no dependency
@@ -76,7 +77,11 @@ def test_closed_run_against_the_service(knobs_reset: str, tmp_path: Path) -> Non
     set_knobs(service, delay_ms=5)
     # a credential header is sent but not kept: the spec left in the run directory has it redacted
     live = Endpoint(LIVE.path, name=LIVE.name, headers={"Authorization": "Bearer s3cr3t-token"})
-    result = run_load(service, ClosedPlan(users=4, duration_s=2.0), endpoints=[live], warmup_s=0.5, work_dir=tmp_path)
+    result = kept_up(
+        lambda: run_load(
+            service, ClosedPlan(users=4, duration_s=2.0), endpoints=[live], warmup_s=0.5, work_dir=tmp_path
+        )
+    )
     assert result.model == "closed"
     assert result.valid, result.invalid_reason
     ping = result.endpoints["live"]
@@ -96,7 +101,7 @@ def test_closed_run_against_the_service(knobs_reset: str, tmp_path: Path) -> Non
 
 
 def test_open_run_keeps_its_schedule(service: str) -> None:
-    result = run_load(service, OpenPlan.constant(100, 2.0, users=10), endpoints=[PING], warmup_s=0.5)
+    result = kept_up(lambda: run_load(service, OpenPlan.constant(100, 2.0, users=10), endpoints=[PING], warmup_s=0.5))
     assert result.valid, result.invalid_reason
     assert result.validity["scheduled"] == 200
     assert result.validity["unsent"] == 0
@@ -125,9 +130,9 @@ def test_generator_pinning_is_applied_and_recorded(service: str) -> None:
 def test_fixed_delay_appears_in_p50(knobs_reset: str) -> None:
     url = knobs_reset
     plan = OpenPlan.constant(40, 2.0, users=10)
-    base = run_load(url, plan, endpoints=[LIVE], warmup_s=0.5)
+    base = kept_up(lambda: run_load(url, plan, endpoints=[LIVE], warmup_s=0.5))
     set_knobs(url, delay_ms=20)
-    delayed = run_load(url, plan, endpoints=[LIVE], warmup_s=0.5)
+    delayed = kept_up(lambda: run_load(url, plan, endpoints=[LIVE], warmup_s=0.5))
     assert base.valid and delayed.valid, (base.invalid_reason, delayed.invalid_reason)
     added = delayed.overall.uncorrected["p50_ms"] - base.overall.uncorrected["p50_ms"]  # type: ignore[index]
     assert added == pytest.approx(20.0, abs=6.0)
@@ -136,9 +141,9 @@ def test_fixed_delay_appears_in_p50(knobs_reset: str) -> None:
 
 def test_two_workers_merge_to_the_single_process_counts(service: str) -> None:
     plan = OpenPlan.constant(150, 2.0, users=10)
-    single = run_load(service, plan, endpoints=[PING], warmup_s=0.5)
+    single = kept_up(lambda: run_load(service, plan, endpoints=[PING], warmup_s=0.5))
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    double = run_load(service, plan, endpoints=[PING], warmup_s=0.5, workers=2)
+    double = kept_up(lambda: run_load(service, plan, endpoints=[PING], warmup_s=0.5, workers=2))
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # master and workers are gone
     assert single.valid and double.valid, (single.invalid_reason, double.invalid_reason)
     assert [p["role"] for p in double.processes] == ["worker", "worker"]
@@ -203,7 +208,9 @@ def test_locustfile_closed_run(knobs_reset: str, tmp_path: Path) -> None:
         "    def ping(self):\n"
         "        self.client.get('/health/live', name='lf-ping')\n"
     )
-    result = run_load(service, ClosedPlan(users=2, duration_s=1.0), locustfile=locustfile, warmup_s=0.2)
+    result = kept_up(
+        lambda: run_load(service, ClosedPlan(users=2, duration_s=1.0), locustfile=locustfile, warmup_s=0.2)
+    )
     assert result.valid, result.invalid_reason
     assert list(result.endpoints) == ["lf-ping"] and result.overall.count > 20
 
@@ -237,7 +244,7 @@ def test_timeouts_are_counted(knobs_reset: str) -> None:
 
 def test_stepped_rate_shows_in_the_time_series(service: str) -> None:
     plan = OpenPlan.stepped([(50, 1.0), (150, 1.0)], users=10)
-    result = run_load(service, plan, endpoints=[PING], warmup_s=0.5)
+    result = kept_up(lambda: run_load(service, plan, endpoints=[PING], warmup_s=0.5))
     assert result.valid, result.invalid_reason
     assert result.overall.count == 200
     per_second = dict(

@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
         tasks = [asyncio.create_task(health_loop()), asyncio.create_task(probe(lags))]
         print("ready", flush=True)
         await asyncio.sleep(float(sys.argv[2]))
-        print(max(lags), flush=True)
+        print(max(lags), sum(lag > 150.0 for lag in lags), flush=True)
 
     asyncio.run(main())
     """
@@ -56,7 +56,7 @@ def _start(tmp_path: Path, mode: str, seconds: float) -> subprocess.Popen[str]:
 
 @pytest.fixture
 def profiled(tmp_path: Path):
-    """Both variants profiled side by side for 2 s: {mode: (frames, max lag ms, artifacts)}."""
+    """Both variants profiled side by side for 2 s: {mode: (frames, max lag ms, artifacts, lags over 150 ms)}."""
     procs = {mode: _start(tmp_path, mode, 4.0) for mode in ("blocking", "nonblocking")}
     try:
         recorders = {
@@ -85,7 +85,8 @@ def profiled(tmp_path: Path):
         for mode, proc in procs.items():
             stdout, _ = proc.communicate(timeout=30)
             speedscope = tmp_path / "profiles" / f"{mode}.speedscope.json"
-            out[mode] = (hot_frames(speedscope), float(stdout.strip()), speedscope)
+            max_lag, long_lags = stdout.split()
+            out[mode] = (hot_frames(speedscope), float(max_lag), speedscope, int(long_lags))
         return out
     finally:
         for proc in procs.values():
@@ -95,7 +96,7 @@ def profiled(tmp_path: Path):
 
 
 def test_the_blocking_call_holds_the_loop_in_the_profile_and_the_non_blocking_one_does_not(profiled):
-    frames, lag_ms, speedscope = profiled["blocking"]
+    frames, lag_ms, speedscope, long_lags = profiled["blocking"]
     # py-spy keys a frame by its line, so the call can show as two frames (the line that sleeps and the one
     # that was running when a sample caught it between): the one that held the loop is the longest hold
     cpu = max((f for f in frames if f.function == "psutil.cpu_percent"), key=lambda f: f.longest_hold_ms)
@@ -103,18 +104,19 @@ def test_the_blocking_call_holds_the_loop_in_the_profile_and_the_non_blocking_on
     assert 150 <= cpu.longest_hold_ms <= 600  # a 300 ms call, sampled at 100 Hz on a busy machine
     assert cpu.caller is not None and cpu.caller.function == "health_loop" and cpu.caller.line == 9
     assert cpu.caller.file.endswith("service_blocking.py")
-    assert lag_ms > 200  # the probe saw it too
+    assert lag_ms > 200 and long_lags >= 4  # the probe saw it too, about every 0.5 s of its 4 s
     svg = speedscope.with_suffix("").with_suffix(".svg")
     assert "psutil.cpu_percent" in svg.read_text() and ET.parse(svg).getroot().tag.endswith("svg")
 
-    frames, lag_ms, _ = profiled["nonblocking"]
+    frames, _, _, long_lags = profiled["nonblocking"]
     assert all(f.longest_hold_ms < 50 for f in frames)
-    assert lag_ms < 150
+    # not once: a shared machine's moment without CPU can delay one probe (one CI run saw 220 ms)
+    assert long_lags <= 1
 
 
 def test_findings_name_the_blocking_call_from_real_profiles_only_where_it_blocks(profiled):
     run = RunResults(run_id="profiled", pack="test", status="complete")
-    for mode, (frames, lag_ms, _) in profiled.items():
+    for mode, (frames, lag_ms, _, _) in profiled.items():
         result = ScenarioResult(name="health_overhead", profile=mode)
         result.metrics["event_loop_lag_max_ms"] = Metric.single(lag_ms, unit="ms", better="lower")
         result.details["hot_frames"] = [f.to_dict() for f in frames]
