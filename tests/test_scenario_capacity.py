@@ -70,8 +70,10 @@ def test_cpu_burn_caps_capacity_below_the_trivial_endpoint(stack: Stack, tmp_pat
     assert result.metrics["max_rps_ratio_to_trivial"].median < 0.7
     for level in result.details["levels"][0]:
         assert level["throughput_rps"] <= 1.15 * ceiling
-    # throughput no longer grows with concurrency: contention (sigma) dominates the fit
-    assert result.metrics["usl_sigma"].median > 0.5
+    # throughput no longer grows with concurrency: contention (sigma) dominates the fit. Flat throughput is
+    # sigma 1; with 8 users it is 8 / (1 + 7 sigma) times one user's, so sigma > 0.25 is less than 3x where
+    # no contention would give 8x (quiet: 0.6-0.9; a CPU hog beside the test, in 1-3 s bursts: 0.46)
+    assert result.metrics["usl_sigma"].median > 0.25
     share = result.metrics["properties_assessed_per_hour"].median / (best * 3600.0)
     assert share == pytest.approx(0.4, abs=0.1)
     assert result.details["usl"]["curve"]
