@@ -7,6 +7,8 @@ import redis.asyncio as aioredis
 
 from system_under_test.cache import CacheConfig, MultiLevelCache
 from system_under_test.cache.bypass import L2Bypass
+from system_under_test.cache.l1 import ENTRY_OVERHEAD_BYTES
+from system_under_test.cache.multilevel import decode
 from system_under_test.resilience import build_policies
 
 
@@ -66,5 +68,31 @@ async def test_cache_skips_redis_for_most_misses_of_never_repeated_keys(redis_ur
         stored = len(await client.keys("cache:k:*")) - stored_before
         assert stored == 20  # only the probes (1 in 10) read and stored L2
         assert cache.stats()["l2_bypass"]["skipped"] == 180
+    finally:
+        await client.aclose()
+
+
+async def test_a_body_only_l1_keeps_is_not_serialized_and_one_l2_stores_is(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    body = '{"property": {"id": 1, "address": "Quai \\"A\\" 1"}}'  # quotes: its JSON is longer than it
+    try:
+        cache = MultiLevelCache(CacheConfig(l2_min_hit_ratio=0.05), client, build_policies().redis)
+        cache.l2_bypass = L2Bypass(0.05, window=1, probe_every=1000)
+        cache.l2_bypass.record(False)  # bypassing: the next misses skip L2 (reads and stores)
+
+        async def load() -> str:
+            return body
+
+        assert await cache.get_or_load("k:skipped", load, endpoint="e") == body
+        skipped = ENTRY_OVERHEAD_BYTES + len("k:skipped") + len(body)  # what L1 holds, not its JSON
+        assert cache.l1.bytes == skipped
+        assert await client.get("cache:k:skipped") is None
+        cache.l2_bypass = L2Bypass(0.0)  # every miss consults L2 again
+        assert await cache.get_or_load("k:stored", load, endpoint="e") == body
+        stored = await client.get("cache:k:stored")
+        assert stored is not None and decode(stored).value == body
+        assert cache.l1.bytes == skipped + ENTRY_OVERHEAD_BYTES + len("k:stored") + len(stored)
+        assert len(stored) > len(body) + 4  # the JSON L2 holds escapes the quotes
     finally:
         await client.aclose()
