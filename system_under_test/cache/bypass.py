@@ -10,6 +10,11 @@ others go straight to the next tier and are not stored in L2. The probes keep th
 and keep storing a sample of keys, so when the traffic repeats keys again (or another process fills
 L2) the ratio climbs back over the threshold and every miss uses L2 again.
 
+One probe in 64 misses: on the miss path (`benchmarks/miss_path.py`, 1,000,000 properties, n = 6
+rounds) optimized/baseline throughput was 0.847 (95 % interval 0.823-0.882) probing one miss in 16,
+0.908 (0.885-0.948) in 64 and 0.913 (0.892-1.016) with no probe at all. When every probe hits again,
+the 5 % threshold over the window is back after 50 probes: 3,200 misses, under 2 s at that rate.
+
 Skipping L2 never returns a wrong answer: a skipped read loads from the origin, a skipped store stores
 nothing (the lease rules of the stores that do happen are unchanged). `min_hit_ratio = 0` turns it off.
 """
@@ -21,7 +26,7 @@ from typing import Any
 
 WINDOW = 1000
 MIN_READS = 100
-PROBE_EVERY = 16
+PROBE_EVERY = 64  # see above: the probes' round trips cost 7 % of the miss path at 1 in 16
 
 
 class L2Bypass:
