@@ -113,6 +113,8 @@ def remove_backup(directory: Path, backup_id: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="athbench-backup-bench-", dir=args.work_dir))
     group = ProcessGroup(work / "logs")
     try:
