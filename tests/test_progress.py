@@ -174,3 +174,14 @@ def test_every_scenario_has_a_positive_estimate_for_its_defaults() -> None:
     for name, scenario in available_scenarios().items():
         seconds = (scenario.estimate or expected_seconds)(dict(scenario.defaults))
         assert 0 < seconds < 24 * 3600, name
+
+
+def test_the_backup_estimate_counts_windows_backups_and_the_database_size() -> None:
+    from scenarios.backup_time import SCENARIO, estimate
+
+    run = {**SCENARIO.defaults, "database_properties": 1_000_000, "repetitions": 5, "live_rate_rps": 50.0}
+    run |= {"live_s": 10.0, "window_pairs": 3, "backups_per_window": 2, "settle_s": 0.3}
+    # that run took 240 s on the 2-core machine; the generic rule said 62 s
+    assert expected_seconds(run) < 70.0 < 200.0 < estimate(run) < 400.0
+    for key, more in (("database_properties", 2_000_000), ("window_pairs", 4), ("backups_per_window", 3)):
+        assert estimate({**run, key: more}) > estimate(run), key
