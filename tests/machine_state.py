@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 
@@ -16,7 +17,7 @@ TOP = 6
 @dataclass(frozen=True)
 class Snapshot:
     wall: float
-    cpu: psutil._common.scputimes  # type: ignore[name-defined]
+    cpu: Any  # psutil.cpu_times(): a named tuple of seconds by state
     processes: dict[int, tuple[str, float]]  # pid -> (name and arguments, CPU seconds so far)
 
 
@@ -35,7 +36,11 @@ def describe(before: Snapshot, after: Snapshot) -> str:
     """The machine's CPU between two snapshots: busy, steal and iowait shares, and the processes that used
     the most CPU (those started during the interval count from zero)."""
     wall = after.wall - before.wall
-    spent = {field: getattr(after.cpu, field) - getattr(before.cpu, field) for field in after.cpu._fields}
+    spent = {  # guest time is already in user and nice (Linux)
+        field: getattr(after.cpu, field) - getattr(before.cpu, field)
+        for field in after.cpu._fields
+        if field not in ("guest", "guest_nice")
+    }
     total = sum(spent.values()) or 1e-9
     idle = spent.get("idle", 0.0) + spent.get("iowait", 0.0)
     lines = [
